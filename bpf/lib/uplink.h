@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * semi_uplink: frames from the fabric.  Written once for both contexts; the
+ * entry files include ctx_xdp.h or ctx_tc.h first.
+ *
+ *   unicast for a port (MAC, VID)  -> that port's path (vf, tap, both, none)
+ *   broadcast / multicast           -> every port of the VID once, and the host
+ *   unknown unicast, QinQ           -> host stack, untouched
+ *   runt, truncated tag             -> dropped, counted by reason
+ */
+#ifndef SEMI_LIB_UPLINK_H
+#define SEMI_LIB_UPLINK_H
+
+#include "deliver.h"
+
+static __always_inline int flood_from_uplink(semi_ctx *ctx, const struct semi_ctl *ctl,
+					     struct semi_frame *f)
+{
+#if SEMI_CTX_TC
+	struct semi_port_key src = { .vlan = f->dst.vlan };
+	struct semi_stats *gs = stats_global();
+	__s64 self;
+
+	/*
+	 * A frame from the fabric that carries a local port's MAC as source
+	 * is that VM speaking from elsewhere (an announce after a migration)
+	 * or a loop: count it, and never hand the VM its own frame.
+	 */
+	__builtin_memcpy(src.mac, f->src, ETH_ALEN);
+	self = port_find(&src);
+	if (self >= 0) {
+		struct semi_port_stats *ps = stats_port((__u32)self);
+
+		if (ps)
+			ctr_add(&ps->remote_src, f->len);
+	}
+	if (ctx_vlan_strip(ctx, f->tag))
+		return verdict_drop(-1, SEMI_DROP_VLAN_OP);
+	flood_ports(ctx, ctl, f->len, f->dst.vlan, self);
+	/* The host stack gets the frame as it arrived: tagged if it was. */
+	if (f->tag != SEMI_TAG_NONE && ctx_vlan_push(ctx, f->dst.vlan))
+		return verdict_drop(-1, SEMI_DROP_VLAN_OP);
+	if (gs)
+		ctr_add(&gs->flood, f->len);
+	return verdict_host(ctx, f->len);
+#else
+	return verdict_defer(ctx, -1, f->len);
+#endif
+}
+
+static __always_inline int semi_uplink(semi_ctx *ctx)
+{
+	struct semi_stats *gs;
+	struct semi_ctl *ctl;
+	struct semi_port *p;
+	struct semi_frame f;
+	__u32 meta, present;
+	__u16 vid;
+	__s64 id;
+	int r;
+
+	trace_begin();
+	meta = ctx_meta_kind(ctx);
+	if (meta == SEMI_META_HOST)
+		return ctx_pass(ctx);	/* XDP decided and counted it */
+
+	ctx_vlan_meta(ctx, &present, &vid);
+	r = semi_parse(ctx_data(ctx), ctx_data_end(ctx), present, vid, &f);
+	gs = stats_global();
+	if (gs && meta != SEMI_META_DEFER)
+		ctr_add(&gs->uplink_rx, (__u32)(ctx_data_end(ctx) - ctx_data(ctx)));
+	if (r)
+		return verdict_drop(-1, r - 1);
+	if (f.inner_tag)
+		return verdict_host(ctx, f.len);
+
+	ctl = ctl_get();
+	if (!ctl)
+		return verdict_host(ctx, f.len);
+	if (mac_is_multicast(f.dst.mac))
+		return flood_from_uplink(ctx, ctl, &f);
+
+	id = port_find(&f.dst);
+	if (id < 0)
+		return verdict_host(ctx, f.len);
+	p = port_get((__u32)id);
+	if (!p)
+		return verdict_host(ctx, f.len);
+	return deliver_port(ctx, &f, (__u32)id, p, path_get(ctl, (__u32)id).rx);
+}
+
+#endif
