@@ -13,7 +13,7 @@ $(B)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
 $(B)/include/%.skel.h: $(B)/bpf/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
 bpf: $(BPF_SKELS)
 .PHONY: bpf

@@ -3,7 +3,8 @@
 #include "bpf/lib/ctx_xdp.h"
 #include "bpf/lib/uplink.h"
 
-SEC("xdp")
+/* Fragment-aware: jumbo frames pass through (and go by TC). */
+SEC("xdp.frags")
 int semi_uplink_xdp(struct xdp_md *ctx)
 {
 	return semi_uplink(ctx);

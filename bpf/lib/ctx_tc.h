@@ -27,6 +27,16 @@ static __always_inline void *ctx_data_end(semi_ctx *ctx)
 	return (void *)(long)ctx->data_end;
 }
 
+static __always_inline __u32 ctx_len(semi_ctx *ctx)
+{
+	return ctx->len;
+}
+
+static __always_inline int ctx_multibuf(semi_ctx *ctx)
+{
+	return 0;
+}
+
 static __always_inline __u32 ctx_ifindex(semi_ctx *ctx)
 {
 	return ctx->ifindex;

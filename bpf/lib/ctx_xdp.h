@@ -31,6 +31,18 @@ static __always_inline void *ctx_data_end(semi_ctx *ctx)
 	return (void *)(long)ctx->data_end;
 }
 
+/* Whole frame, fragments included (xdp.frags: jumbo frames). */
+static __always_inline __u32 ctx_len(semi_ctx *ctx)
+{
+	return (__u32)bpf_xdp_get_buff_len(ctx);
+}
+
+/* A multi-buffer frame only goes where NDO_XMIT_SG is: leave it to TC. */
+static __always_inline int ctx_multibuf(semi_ctx *ctx)
+{
+	return ctx_len(ctx) != (__u32)(ctx_data_end(ctx) - ctx_data(ctx));
+}
+
 static __always_inline __u32 ctx_ifindex(semi_ctx *ctx)
 {
 	return ctx->ingress_ifindex;

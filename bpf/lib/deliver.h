@@ -91,7 +91,7 @@ static __always_inline int deliver_port(semi_ctx *ctx, struct semi_frame *f, __u
 
 	if (!target)
 		return verdict_drop(id, SEMI_DROP_NO_TARGET);
-	if (SEMI_CTX_XDP && !xdp_ok)
+	if (SEMI_CTX_XDP && (!xdp_ok || ctx_multibuf(ctx)))
 		return verdict_defer(ctx, id, f->len);
 	if (ctx_vlan_strip(ctx, f->tag))
 		return verdict_drop(id, SEMI_DROP_VLAN_OP);

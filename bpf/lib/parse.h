@@ -30,11 +30,12 @@ struct vlan_hdr_s {
 };
 
 /*
- * Returns 0 or a drop reason + 1.  meta_vid/meta_present describe a tag the
- * skb already carries outside the data (TC only).
+ * Returns 0 or a drop reason + 1.  len is the whole frame's length (data to
+ * data_end is only its linear part when it has fragments).  meta_vid and
+ * meta_present describe a tag the skb carries outside the data (TC only).
  */
-static __always_inline int semi_parse(void *data, void *data_end, __u32 meta_present,
-				      __u16 meta_vid, struct semi_frame *f)
+static __always_inline int semi_parse(void *data, void *data_end, __u32 len,
+				      __u32 meta_present, __u16 meta_vid, struct semi_frame *f)
 {
 	struct ethhdr *eth = data;
 
@@ -47,7 +48,7 @@ static __always_inline int semi_parse(void *data, void *data_end, __u32 meta_pre
 	f->tag = SEMI_TAG_NONE;
 	f->inner_tag = 0;
 	f->proto = eth->h_proto;
-	f->len = (__u32)(data_end - data);
+	f->len = len;
 
 	if (meta_present) {
 		f->tag = SEMI_TAG_META;

@@ -58,7 +58,7 @@ static __always_inline int semi_port_tx(semi_ctx *ctx)
 		return verdict_drop(-1, SEMI_DROP_NO_PORT);
 
 	ctx_vlan_meta(ctx, &present, &vid);
-	r = semi_parse(ctx_data(ctx), ctx_data_end(ctx), present, vid, &f);
+	r = semi_parse(ctx_data(ctx), ctx_data_end(ctx), ctx_len(ctx), present, vid, &f);
 	if (r)
 		return verdict_drop(id, r - 1);
 	if (f.tag != SEMI_TAG_NONE || f.inner_tag)

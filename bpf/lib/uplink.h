@@ -38,8 +38,11 @@ static __always_inline int flood_from_uplink(semi_ctx *ctx, const struct semi_ct
 		return verdict_drop(-1, SEMI_DROP_VLAN_OP);
 	flood_ports(ctx, ctl, f->len, f->dst.vlan, self);
 	/* The host stack gets the frame as it arrived: tagged if it was. */
-	if (f->tag != SEMI_TAG_NONE && ctx_vlan_push(ctx, f->dst.vlan))
-		return verdict_drop(-1, SEMI_DROP_VLAN_OP);
+	if (f->tag != SEMI_TAG_NONE) {
+		if (ctx_vlan_push(ctx, f->dst.vlan))
+			return verdict_drop(-1, SEMI_DROP_VLAN_OP);
+		trace_vlan_out(f->dst.vlan);
+	}
 	if (gs)
 		ctr_add(&gs->flood, f->len);
 	return verdict_host(ctx, f->len);
@@ -54,7 +57,7 @@ static __always_inline int semi_uplink(semi_ctx *ctx)
 	struct semi_ctl *ctl;
 	struct semi_port *p;
 	struct semi_frame f;
-	__u32 meta, present;
+	__u32 meta, present, len;
 	__u16 vid;
 	__s64 id;
 	int r;
@@ -65,10 +68,11 @@ static __always_inline int semi_uplink(semi_ctx *ctx)
 		return ctx_pass(ctx);	/* XDP decided and counted it */
 
 	ctx_vlan_meta(ctx, &present, &vid);
-	r = semi_parse(ctx_data(ctx), ctx_data_end(ctx), present, vid, &f);
+	len = ctx_len(ctx);
+	r = semi_parse(ctx_data(ctx), ctx_data_end(ctx), len, present, vid, &f);
 	gs = stats_global();
 	if (gs && meta != SEMI_META_DEFER)
-		ctr_add(&gs->uplink_rx, (__u32)(ctx_data_end(ctx) - ctx_data(ctx)));
+		ctr_add(&gs->uplink_rx, len);
 	if (r)
 		return verdict_drop(-1, r - 1);
 	if (f.inner_tag)

@@ -106,13 +106,15 @@ class Tap:
     Frames sent to the device are read from fd; closing removes the device.
     """
 
-    def __init__(self, ns, name):
+    def __init__(self, ns, name, create=True):
+        """create=False attaches to an existing (persistent) tap."""
         self.ns, self.name = ns, name
         with open_in(ns.name):
             self.fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
             ifr = struct.pack("16sH", name.encode(), IFF_TAP | IFF_NO_PI)
             fcntl.ioctl(self.fd, TUNSETIFF, ifr)
-        ns.ip(f"link set {name} up")
+        if create:
+            ns.ip(f"link set {name} up")
 
     def read_all(self):
         frames = []

@@ -1,0 +1,9 @@
+# SPDX-License-Identifier: GPL-2.0
+# tests/datapath/: the BPF_PROG_TEST_RUN fixture table.
+
+TEST_PROGS += $(B)/bin/dp-fixtures
+
+$(B)/bin/dp-fixtures: $(B)/obj/tests/datapath/fixtures.o $(LOADER_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LOADER_LDLIBS)
