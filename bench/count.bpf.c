@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * semi-count's program, attached (XDP) to every receiving device.  One
+ * instance per device, each with its own counters; all instances share one
+ * bitmap of the sequence numbers seen, so a frame delivered twice -- on the
+ * same device or on two -- counts as a duplicate.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "bench/bench_common.h"
+
+const volatile __u64 max_seq;		/* bits in semi_count_seen */
+const volatile __u32 pass_counted;	/* XDP_PASS counted frames too */
+
+struct semi_count_vals {
+	__u64 c[SEMI_COUNT_NR];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct semi_count_vals);
+} semi_count_ctrs SEC(".maps");
+
+/* Bit n set: seq n seen.  max_entries = max_seq / 64, set before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} semi_count_seen SEC(".maps");
+
+struct vlan_hdr_ {
+	__be16 tci;
+	__be16 proto;
+};
+
+/* Return the bench header of a semi-pktgen frame, or NULL. */
+static __always_inline struct semi_bench_hdr *find_hdr(void *data,
+							void *data_end)
+{
+	struct ethhdr *eth = data;
+	struct vlan_hdr_ *vh;
+	struct semi_bench_hdr *h;
+	struct udphdr *udp;
+	struct iphdr *ip;
+	__be16 proto;
+	__u32 ihl;
+
+	if ((void *)(eth + 1) > data_end)
+		return NULL;
+	proto = eth->h_proto;
+	ip = (void *)(eth + 1);
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
+		vh = (void *)(eth + 1);
+		if ((void *)(vh + 1) > data_end)
+			return NULL;
+		proto = vh->proto;
+		ip = (void *)(vh + 1);
+	}
+	if (proto != bpf_htons(ETH_P_IP))
+		return NULL;
+	if ((void *)(ip + 1) > data_end)
+		return NULL;
+	ihl = ip->ihl;
+	if (ihl < 5 || ip->protocol != IPPROTO_UDP ||
+	    (ip->frag_off & bpf_htons(0x3fff)))
+		return NULL;
+	udp = (void *)ip + ihl * 4;
+	h = (void *)(udp + 1);
+	if ((void *)(h + 1) > data_end)
+		return NULL;
+	if (h->magic != bpf_cpu_to_be64(SEMI_BENCH_MAGIC))
+		return NULL;
+	return h;
+}
+
+SEC("xdp")
+int semi_count(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct semi_count_vals *v;
+	struct semi_bench_hdr *h;
+	__u32 key = 0, word;
+	__u64 seq, bit, old, *p;
+
+	v = bpf_map_lookup_elem(&semi_count_ctrs, &key);
+	if (!v)
+		return XDP_PASS;
+	h = find_hdr(data, data_end);
+	if (!h) {
+		v->c[SEMI_COUNT_OTHER]++;
+		return XDP_PASS;
+	}
+	seq = bpf_be64_to_cpu(h->seq);
+	v->c[SEMI_COUNT_FRAMES]++;
+	v->c[SEMI_COUNT_BYTES] += data_end - data;
+	if (seq + 1 > v->c[SEMI_COUNT_MAX_SEQ])
+		v->c[SEMI_COUNT_MAX_SEQ] = seq + 1;
+
+	word = seq >> 6;
+	p = seq < max_seq ? bpf_map_lookup_elem(&semi_count_seen, &word) : NULL;
+	if (!p) {
+		v->c[SEMI_COUNT_RANGE]++;
+	} else {
+		bit = 1ULL << (seq & 63);
+		old = __sync_fetch_and_or(p, bit);
+		if (old & bit)
+			v->c[SEMI_COUNT_DUP]++;
+		else
+			v->c[SEMI_COUNT_UNIQUE]++;
+	}
+	return pass_counted ? XDP_PASS : XDP_DROP;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
