@@ -39,7 +39,8 @@ static void usage(FILE *f)
 		"  bulk-flip PREFIX N PATH1 PATH2 COUNT USEC\n"
 		"                                 ports PREFIX0..PREFIX<N-1>, one bank flip each\n"
 		"  stats [NAME]\n"
-		"  hold                           keep the instance open until stdin closes\n"
+		"  hold                           open (or create) the instance, keep it open\n"
+		"                                 until stdin closes\n"
 		"  destroy                        detach everything, remove every pin\n"
 		"  purge                          destroy without opening (other ABI)\n");
 }
@@ -447,7 +448,7 @@ int main(int argc, char **argv)
 	o.instance = instance;
 	o.pin_root = pin_root;
 	o.trace = trace;
-	o.no_create = strcmp(verb, "load") != 0;
+	o.no_create = strcmp(verb, "load") != 0 && strcmp(verb, "hold") != 0;
 	err = semi_dp_open(&o, &dp);
 	if (err)
 		return 1;
