@@ -98,7 +98,7 @@ static const struct opt options[] = {
 	  "starts with '/'; '-' or no 'NS:' = this one); repeat for more",
 	  .fn = add_dev),
 	O("max-seq", 'm', OPT_U64, max_seq, "N",
-	  "track sequence numbers 0..N-1 for duplicates (default 64M, N/8 bytes)",
+	  "track seqs 0..N-1 for duplicates (default 2^26; N/8 bytes)",
 	  .min = 64, .max = LIMIT_MAX_SEQ),
 	O("expect", 'e', OPT_U64, expect, "N",
 	  "N frames were sent (seq 0..N-1): report lost = N - unique",
