@@ -43,6 +43,7 @@ struct ev_link {
 struct netcfg_events {
 	struct nl_sock *sk;		/* NULL for a unit-test engine */
 	int fd;
+	uint32_t portid;		/* ours: dump replies carry it */
 	netcfg_link_cb cb;
 	void *arg;
 	struct ev_link *tab[EV_BUCKETS];
@@ -226,7 +227,12 @@ static int ev_dump_done(struct netcfg_events *ev)
 
 int netcfg__events_handle(struct netcfg_events *ev, struct nlmsghdr *nlh)
 {
-	bool from_dump = ev->dump_seq && nlh->nlmsg_seq == ev->dump_seq;
+	/*
+	 * Notifications can carry the seq and portid of whoever caused them
+	 * (NLM_F_ECHO support), so a dump reply is told apart by both.
+	 */
+	bool from_dump = ev->dump_seq && nlh->nlmsg_seq == ev->dump_seq &&
+			 nlh->nlmsg_pid == ev->portid;
 	struct netcfg_link l;
 	struct ifinfomsg *ifi;
 
@@ -362,6 +368,7 @@ int netcfg_events_open(struct netcfg_events **out, netcfg_link_cb cb,
 		goto err_close;
 	}
 	ev->fd = nl_socket_get_fd(ev->sk);
+	ev->portid = nl_socket_get_local_port(ev->sk);
 	errno = 0;
 	if (nl_socket_add_membership(ev->sk, RTNLGRP_LINK) < 0) {
 		err = errno ? -errno : -EIO;

@@ -1,48 +1,27 @@
 # SPDX-License-Identifier: GPL-2.0
 """Fixtures for the netcfg tests: netcfg-tool run inside a test namespace."""
 import itertools
-import json
 import os
-import subprocess
 
 import pytest
 
 import netns
-
+from netcfg_lib import Capture, Tool
 
 _ids = itertools.count(1)
 
 
-class Tool:
-    """build/bin/netcfg-tool, run inside one namespace."""
+@pytest.fixture
+def capture():
+    """capture(ns, dev) -> Capture, closed after the test."""
+    caps = []
 
-    def __init__(self, path, ns):
-        self.path, self.ns = path, ns
-
-    def cmd(self, *args):
-        return ["nsenter", f"--net=/run/netns/{self.ns.name}", "--", self.path] + [str(a) for a in args]
-
-    def run(self, *args, timeout=30):
-        """Run; return the CompletedProcess (never raises on exit code)."""
-        return subprocess.run(self.cmd(*args), capture_output=True, text=True, timeout=timeout)
-
-    def ok(self, *args):
-        """Run, require exit 0, return the JSON it printed (or None)."""
-        p = self.run(*args)
-        assert p.returncode == 0, f"netcfg-tool {' '.join(map(str, args))} failed ({p.returncode}):\n{p.stderr}"
-        out = p.stdout.strip()
-        return json.loads(out) if out else None
-
-    def fails(self, *args, rc=1):
-        """Run, require exit rc, return the error message on stderr."""
-        p = self.run(*args)
-        assert p.returncode == rc, (f"netcfg-tool {' '.join(map(str, args))}: expected exit {rc}, "
-                                    f"got {p.returncode}\nstdout: {p.stdout}\nstderr: {p.stderr}")
-        return p.stderr.strip()
-
-    def popen(self, *args):
-        return subprocess.Popen(self.cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, bufsize=1)
+    def make(ns, dev):
+        caps.append(Capture(ns, dev))
+        return caps[-1]
+    yield make
+    for c in caps:
+        c.close()
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +43,12 @@ def ns():
 @pytest.fixture
 def tool(tool_path, ns):
     return Tool(tool_path, ns)
+
+
+@pytest.fixture
+def tool_in(tool_path):
+    """netcfg-tool for another namespace: tool_in(peer).ok(...)."""
+    return lambda other: Tool(tool_path, other)
 
 
 @pytest.fixture
