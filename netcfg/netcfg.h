@@ -181,6 +181,8 @@ void netcfg_events_close(struct netcfg_events *ev);
  * or static on another port) is moved to `port` and made static, and
  * calling it again is a no-op.  A VLAN must be configured on the port,
  * which needs a VLAN-filtering bridge.
+ * Errors: -ENODEV no such port, -EINVAL not a bridge port / bad VLAN,
+ * -EEXIST (add only), or what the kernel answered.
  */
 int netcfg_fdb_set(struct netcfg *nc, const char *port,
 		   const uint8_t mac[NETCFG_ETH_ALEN], uint16_t vlan,
@@ -188,7 +190,9 @@ int netcfg_fdb_set(struct netcfg *nc, const char *port,
 
 /*
  * Remove the entry MAC [+VLAN] -> port.  Idempotent: success if there is
- * no such entry, or if MAC now points at another port (it is left alone).
+ * no such entry, if MAC now points at another port (that entry is left
+ * alone), or if the port is gone or out of its bridge (the bridge flushed
+ * its entries then).
  */
 int netcfg_fdb_del(struct netcfg *nc, const char *port,
 		   const uint8_t mac[NETCFG_ETH_ALEN], uint16_t vlan);
@@ -225,11 +229,12 @@ int netcfg_fdb_list(struct netcfg *nc, const char *bridge,
  * Set the flags in `mask` of bridge port `port` to their value in
  * `flags` (AF_BRIDGE RTM_SETLINK, like `bridge link set dev PORT flood
  * off ...`); flags outside `mask` are left as they are.
+ * Errors: -ENODEV no such device, -EINVAL not a bridge port or bad mask.
  */
 int netcfg_brport_set_flags(struct netcfg *nc, const char *port,
 			    unsigned int mask, unsigned int flags);
 
-/* Read the NETCFG_BRPORT_* flags that are on. */
+/* Read the NETCFG_BRPORT_* flags that are on; errors as above. */
 int netcfg_brport_get_flags(struct netcfg *nc, const char *port,
 			    unsigned int *flags);
 
@@ -263,8 +268,10 @@ struct netcfg_vf {
 int netcfg_vf_count(struct netcfg *nc, const char *pf);
 
 /*
- * Read VF `vf` of `pf`.  Fails with -ENOENT and a message such as
- * "cannot read VF 2 of eth0: eth0 has no VF 2 (it has 0 VFs)".
+ * Read VF `vf` of `pf`.  Fails with -ENODEV if there is no device `pf`,
+ * and with -ENOENT and a message such as
+ * "cannot read VF 2 of eth0: eth0 has no VF 2 (it has 0 VFs)"
+ * if it has no such VF (every non-PF device has 0 VFs).
  */
 int netcfg_vf_get(struct netcfg *nc, const char *pf, unsigned int vf,
 		  struct netcfg_vf *out);
