@@ -94,8 +94,8 @@ static int add_dev(void *p, const char *arg)
 
 static const struct opt options[] = {
 	O("dev", 'd', OPT_CALL, devs, "NS:IFNAME",
-	  "count on IFNAME in namespace NS (/run/netns/NS, or a path if NS "
-	  "starts with '/'; '-' or no 'NS:' = this one); repeat for more",
+	  "count on IFNAME in netns NS (/run/netns/NS, or a path if it starts "
+	  "with /; '-' or none: this one); repeatable",
 	  .fn = add_dev),
 	O("max-seq", 'm', OPT_U64, max_seq, "N",
 	  "track seqs 0..N-1 for duplicates (default 2^26; N/8 bytes)",

@@ -78,13 +78,32 @@ struct config {
 	double duration;
 	uint64_t rate;
 	uint32_t batch;
-	uint32_t cpu;
-	bool has_cpu;
+	int cpu;		/* -1: the CPU we start on; -2: no pinning */
 	uint64_t seq_start;
 	bool json;
 	bool quiet;
 	int verbose;
 };
+
+/*
+ * Pinned by default: the receivers' NAPI runs in this thread's softirq on
+ * this CPU, which is the back-pressure; after a migration it may still be
+ * pending on the old CPU while the next batches come in.
+ */
+static int parse_cpu(void *p, const char *arg)
+{
+	struct config *cfg = p;
+	uint64_t v;
+
+	if (!strcmp(arg, "any")) {
+		cfg->cpu = -2;
+		return 0;
+	}
+	if (parse_u64(arg, &v) || v >= CPU_SETSIZE)
+		return -EINVAL;
+	cfg->cpu = v;
+	return 0;
+}
 
 #define O(n, s, t, f, mv, h, ...)					\
 	{ .name = n, .short_name = s, .type = t,			\
@@ -121,13 +140,14 @@ static const struct opt options[] = {
 	O("duration", 't', OPT_SECONDS, duration, "SECONDS",
 	  "send for this long (with --count: whichever ends first)"),
 	O("rate", 'r', OPT_U64, rate, "PPS",
-	  "frames per second (CLOCK_MONOTONIC schedule); 0 = full speed",
+	  "frames/s on a CLOCK_MONOTONIC schedule, 0 = full speed (CPU busy either way)",
 	  .max = 1000000000),
 	O("batch", 'b', OPT_U32, batch, "N",
 	  "frames per live-frame batch, 1..256 (default 64, safe on veth)",
 	  .min = 1, .max = SEMI_BENCH_MAX_BATCH),
-	O("cpu", 'c', OPT_U32, cpu, "N", "pin the generator to CPU N",
-	  .max = CPU_SETSIZE - 1, .has_off = OPT_HAS(struct config, has_cpu)),
+	O("cpu", 'c', OPT_CALL, cpu, "N|any",
+	  "run on CPU N (default: stay on the CPU it starts on; any: migrate)",
+	  .fn = parse_cpu),
 	O("seq-start", 0, OPT_U64, seq_start, "N",
 	  "first sequence number (default 0)", .max = UINT64_MAX / 2),
 	O("json", 'j', OPT_FLAG, json, NULL,
@@ -537,6 +557,8 @@ static void report_json(const struct config *cfg, const struct result *res)
 			       json_object_new_uint64(cfg->seq_start + res->sent));
 	json_object_object_add(o, "rate", json_object_new_uint64(cfg->rate));
 	json_object_object_add(o, "batch", json_object_new_int(cfg->batch));
+	json_object_object_add(o, "cpu", cfg->cpu >= 0 ?
+			       json_object_new_int(cfg->cpu) : NULL);
 	json_object_object_add(o, "xmit", res->have_xmit ?
 			       json_object_new_uint64(res->xmit.xmit) : NULL);
 	json_object_object_add(o, "xmit_err", res->have_xmit ?
@@ -571,6 +593,7 @@ int main(int argc, char **argv)
 		.sport = 9000,
 		.dport = 9,
 		.batch = 64,
+		.cpu = -1,
 	};
 	struct xmit_stats xs0 = {}, xs1 = {};
 	struct result res = {};
@@ -637,10 +660,12 @@ int main(int argc, char **argv)
 	}
 	skel->bss->next_seq = cfg.seq_start;
 
-	if (cfg.has_cpu) {
+	if (cfg.cpu == -1)
+		cfg.cpu = sched_getcpu();
+	if (cfg.cpu >= 0) {
 		err = pin_cpu(cfg.cpu);
 		if (err) {
-			pr_warn("cannot pin to CPU %u: %s\n", cfg.cpu,
+			pr_warn("cannot pin to CPU %d: %s\n", cfg.cpu,
 				strerror(-err));
 			goto out_destroy;
 		}

@@ -101,6 +101,26 @@ def test_sigint_stops_generator(pair, counters, tools):
     assert_exact(c.stop(), s["sent"])
 
 
+def test_json_fields(pair, counters, pktgen):
+    gen, rx = pair
+    c = counters([dev(rx)])
+    s = pktgen(gen, "--dev", "g0", "--count", 10, "--cpu", 0, "--vlan", 7,
+               "--size", 100, "--dst-count", 3)
+    res = c.stop()
+    assert set(s) == {"dev", "size", "vlan", "dst_count", "sent", "seconds",
+                      "pps", "wall_seconds", "seq_first", "seq_next", "rate",
+                      "batch", "cpu", "xmit", "xmit_err", "stopped_by"}
+    assert (s["dev"], s["size"], s["vlan"], s["dst_count"], s["cpu"]) == \
+        ("g0", 100, 7, 3, 0)
+    assert set(res) == {"devices", "total", "bytes", "unique", "duplicates",
+                        "out_of_range", "other", "highest_seq", "max_seq",
+                        "seconds", "stopped_by"}
+    assert set(res["devices"][0]) == {"dev", "netns", "ifname", "frames",
+                                      "bytes", "unique", "duplicates",
+                                      "out_of_range", "other"}
+    assert res["bytes"] == 1000
+
+
 def test_seq_start_and_count(pair, counters, pktgen):
     gen, rx = pair
     c = counters([dev(rx)])
