@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One handler per command of the protocol table (proto.c).  A handler gets
+ * a request whose arguments are already checked against the table and
+ * returns exactly one reply object.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/netd.h"
+
+typedef json_object *(*handler_fn)(struct netd *d, struct conn *c, struct request *req);
+
+static json_object *err_reply(struct request *req, const struct netd_err *e)
+{
+	return proto_reply_err(req->id, e->code ? e->code : E_INTERNAL, e->message);
+}
+
+static json_object *not_found(struct request *req, const char *name)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "no port %s", name);
+	return proto_reply_err(req->id, E_NOT_FOUND, msg);
+}
+
+static json_object *h_status(struct netd *d, struct conn *c, struct request *req)
+{
+	json_object *o = json_object_new_object(), *states = json_object_new_object(),
+		    *ports = json_object_new_array(), *up = NULL;
+	size_t count[PS_COUNT] = {};
+
+	json_object_object_add(o, "version", json_object_new_string(NETD_VERSION));
+	json_object_object_add(o, "protocol", json_object_new_int(PROTO_VERSION));
+	json_object_object_add(o, "instance", json_object_new_string(d->cfg.instance));
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	json_object_object_add(o, "uptime_ms",
+			       json_object_new_uint64((now_ns() - d->start_ns) / 1000000));
+	json_object_object_add(o, "config", d->cfg.file[0] ?
+			       json_object_new_string(d->cfg.file) : NULL);
+	json_object_object_add(o, "socket", json_object_new_string(d->cfg.socket));
+	json_object_object_add(o, "state_file", json_object_new_string(d->cfg.state));
+	json_object_object_add(o, "generation", json_object_new_uint64(d->generation));
+	json_object_object_add(o, "state_file_ok", json_object_new_boolean(!d->state_dirty));
+	json_object_object_add(o, "pin_dir", json_object_new_string(semi_dp_pin_dir(d->dp)));
+	json_object_object_add(o, "adopted", json_object_new_boolean(semi_dp_adopted(d->dp)));
+	if (d->cfg.uplink[0]) {
+		struct semi_attachment recs[64];
+		bool xdp = false;
+		int n = semi_dp_attachments(d->dp, recs, 64);
+
+		for (int i = 0; i < n && i < 64; i++)
+			if (recs[i].ifindex == d->uplink_ifindex &&
+			    (recs[i].kinds & SEMI_ATTACH_XDP_DRV))
+				xdp = true;
+		up = json_object_new_object();
+		json_object_object_add(up, "name", json_object_new_string(d->cfg.uplink));
+		json_object_object_add(up, "ifindex", json_object_new_int64(d->uplink_ifindex));
+		json_object_object_add(up, "attached", json_object_new_boolean(d->uplink_attached));
+		json_object_object_add(up, "xdp_mode", json_object_new_string(
+			config_xdp_mode_name(d->cfg.uplink_xdp)));
+		json_object_object_add(up, "xdp_native", json_object_new_boolean(xdp));
+	}
+	json_object_object_add(o, "uplink", up);
+	for (size_t i = 0; i < d->nports; i++) {
+		count[d->ports[i]->r.state]++;
+		json_object_array_add(ports, port_json(d, d->ports[i], false));
+	}
+	for (int s = 0; s < PS_COUNT; s++)
+		json_object_object_add(states, fsm_state_name((enum port_state)s),
+				       json_object_new_uint64(count[s]));
+	json_object_object_add(o, "ports_total", json_object_new_uint64(d->nports));
+	json_object_object_add(o, "states", states);
+	json_object_object_add(o, "clients", json_object_new_uint64(d->nconns));
+	json_object_object_add(o, "watchers", json_object_new_uint64(d->nwatchers));
+	json_object_object_add(o, "ports", ports);
+	return proto_reply_ok(req->id, o);
+}
+
+static json_object *with_warnings(struct netd *d, struct port *p)
+{
+	json_object *o = port_json(d, p, true), *w = json_object_new_array();
+	char msg[128];
+
+	if (p->r.vf[0] && !p->r.vf_ifindex) {
+		snprintf(msg, sizeof(msg), "VF %s is not present: the port moves to handover "
+			 "when it appears", p->r.vf);
+		json_object_array_add(w, json_object_new_string(msg));
+	}
+	if (p->r.tap[0] && !p->r.tap_ifindex) {
+		snprintf(msg, sizeof(msg), "tap %s is not present yet", p->r.tap);
+		json_object_array_add(w, json_object_new_string(msg));
+	}
+	if (!p->r.vf[0] && !p->r.tap[0])
+		json_object_array_add(w, json_object_new_string(
+			"the port has neither a VF nor a tap: frames to it are dropped"));
+	json_object_object_add(o, "warnings", w);
+	return o;
+}
+
+static json_object *h_port_add(struct netd *d, struct conn *c, struct request *req)
+{
+	struct netd_err e = {};
+	struct port_rec r = {};
+	struct port *p;
+	int m;
+
+	snprintf(r.name, sizeof(r.name), "%s", args_str(req->args, "name", ""));
+	proto_mac_parse(args_str(req->args, "mac", ""), r.mac);
+	r.vlan = (uint16_t)args_int(req->args, "vlan", 0);
+	snprintf(r.vf, sizeof(r.vf), "%s", args_str(req->args, "vf", ""));
+	snprintf(r.tap, sizeof(r.tap), "%s", args_str(req->args, "tap", ""));
+	m = port_mode_parse(args_str(req->args, "mode", "representor"));
+	r.mode = m < 0 ? PM_REPRESENTOR : (enum port_mode)m;
+	if (port_add(d, &r, &p, &e))
+		return err_reply(req, &e);
+	return proto_reply_ok(req->id, with_warnings(d, p));
+}
+
+static json_object *h_port_del(struct netd *d, struct conn *c, struct request *req)
+{
+	const char *name = args_str(req->args, "name", "");
+	struct netd_err e = {};
+	json_object *o;
+
+	if (port_del(d, name, &e))
+		return err_reply(req, &e);
+	o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "deleted", json_object_new_boolean(1));
+	return proto_reply_ok(req->id, o);
+}
+
+static json_object *h_port_set(struct netd *d, struct conn *c, struct request *req)
+{
+	const char *name = args_str(req->args, "name", "");
+	struct port *p = port_find(d, name);
+	struct netd_err e = {};
+
+	if (!p)
+		return not_found(req, name);
+	if (port_set(d, p, req->args, &e))
+		return err_reply(req, &e);
+	return proto_reply_ok(req->id, with_warnings(d, p));
+}
+
+static json_object *h_port_show(struct netd *d, struct conn *c, struct request *req)
+{
+	const char *name = args_str(req->args, "name", NULL);
+	json_object *o = json_object_new_object(), *arr = json_object_new_array();
+
+	if (name) {
+		struct port *p = port_find(d, name);
+
+		if (!p) {
+			json_object_put(o);
+			json_object_put(arr);
+			return not_found(req, name);
+		}
+		json_object_array_add(arr, port_json(d, p, true));
+	} else {
+		for (size_t i = 0; i < d->nports; i++)
+			json_object_array_add(arr, port_json(d, d->ports[i], true));
+	}
+	json_object_object_add(o, "ports", arr);
+	return proto_reply_ok(req->id, o);
+}
+
+static json_object *h_switch(struct netd *d, struct conn *c, struct request *req)
+{
+	const char *name = args_str(req->args, "name", ""), *to = args_str(req->args, "to", "");
+	struct port *p = port_find(d, name);
+	struct netd_err e = {};
+	enum port_state from;
+	enum fsm_event ev;
+	json_object *o;
+	bool changed;
+
+	if (!p)
+		return not_found(req, name);
+	ev = !strcmp(to, "vf") ? FE_SWITCH_VF : !strcmp(to, "tap") ? FE_SWITCH_TAP :
+								     FE_SWITCH_BOTH;
+	from = p->r.state;
+	if (port_switch(d, p, ev, &changed, &e))
+		return err_reply(req, &e);
+	o = port_json(d, p, false);
+	json_object_object_add(o, "from", json_object_new_string(fsm_state_name(from)));
+	json_object_object_add(o, "changed", json_object_new_boolean(changed));
+	return proto_reply_ok(req->id, o);
+}
+
+static json_object *stats_of(struct netd *d, struct port *p)
+{
+	struct semi_port_stats s;
+	json_object *o;
+
+	if (semi_port_stats_get_id(d->dp, p->id, &s))
+		return NULL;
+	o = port_stats_json(&s, true);
+	json_object_object_add(o, "name", json_object_new_string(p->r.name));
+	json_object_object_add(o, "state", json_object_new_string(fsm_state_name(p->r.state)));
+	return o;
+}
+
+static json_object *h_stats(struct netd *d, struct conn *c, struct request *req)
+{
+	const char *name = args_str(req->args, "name", NULL);
+	json_object *o = json_object_new_object(), *arr = json_object_new_array(), *ps;
+
+	if (name) {
+		struct port *p = port_find(d, name);
+
+		if (!p) {
+			json_object_put(o);
+			json_object_put(arr);
+			return not_found(req, name);
+		}
+		ps = stats_of(d, p);
+		if (!ps) {
+			json_object_put(o);
+			json_object_put(arr);
+			return proto_reply_err(req->id, E_DATAPATH, semi_dp_last_error(d->dp));
+		}
+		json_object_array_add(arr, ps);
+	} else {
+		struct semi_stats s;
+
+		if (semi_stats_get(d->dp, &s) == 0) {
+			json_object *g = json_object_new_object(), *drop = json_object_new_object();
+			const struct {
+				const char *k;
+				const struct semi_ctr *v;
+			} ctrs[] = {
+				{ "uplink_rx", &s.uplink_rx }, { "flood", &s.flood },
+				{ "pass_host", &s.pass_host }, { "xdp_defer", &s.xdp_defer },
+			};
+
+			for (size_t i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++) {
+				json_object *x = json_object_new_object();
+
+				json_object_object_add(x, "packets",
+						       json_object_new_uint64(ctrs[i].v->packets));
+				json_object_object_add(x, "bytes",
+						       json_object_new_uint64(ctrs[i].v->bytes));
+				json_object_object_add(g, ctrs[i].k, x);
+			}
+			for (int r = 0; r < SEMI_DROP_MAX; r++)
+				if (semi_drop_name((unsigned int)r))
+					json_object_object_add(drop, semi_drop_name((unsigned int)r),
+							       json_object_new_uint64(s.drop[r]));
+			json_object_object_add(g, "drop", drop);
+			json_object_object_add(o, "instance", g);
+		}
+		for (size_t i = 0; i < d->nports; i++) {
+			ps = stats_of(d, d->ports[i]);
+			if (ps)
+				json_object_array_add(arr, ps);
+		}
+	}
+	json_object_object_add(o, "ports", arr);
+	return proto_reply_ok(req->id, o);
+}
+
+static json_object *h_watch(struct netd *d, struct conn *c, struct request *req)
+{
+	const char *port = args_str(req->args, "port", NULL);
+	bool stats = args_bool(req->args, "stats", true);
+	json_object *o = json_object_new_object();
+
+	conn_set_watch(c, true, stats, port);
+	json_object_object_add(o, "watching", json_object_new_boolean(1));
+	json_object_object_add(o, "port", port ? json_object_new_string(port) : NULL);
+	json_object_object_add(o, "stats", json_object_new_boolean(stats));
+	json_object_object_add(o, "stats_interval_ms",
+			       json_object_new_int64(d->cfg.stats_interval_ms));
+	return proto_reply_ok(req->id, o);
+}
+
+static json_object *h_unwatch(struct netd *d, struct conn *c, struct request *req)
+{
+	json_object *o = json_object_new_object();
+
+	conn_set_watch(c, false, false, NULL);
+	json_object_object_add(o, "watching", json_object_new_boolean(0));
+	return proto_reply_ok(req->id, o);
+}
+
+static json_object *h_not_implemented(struct netd *d, struct conn *c, struct request *req)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "%s is not implemented yet: it arrives with live migration "
+		 "support (DESIGN section 5)", req->cmd->words);
+	return proto_reply_err(req->id, E_NOT_IMPLEMENTED, msg);
+}
+
+static json_object *h_flush(struct netd *d, struct conn *c, struct request *req)
+{
+	json_object *o = json_object_new_object();
+	char dir[256];
+	int err;
+
+	snprintf(dir, sizeof(dir), "%s", semi_dp_pin_dir(d->dp));
+	pr_warn("flush asked by pid %d: removing the datapath at %s and the state file %s",
+		c->pid, dir, d->cfg.state);
+	err = semi_dp_destroy(d->dp);	/* frees the handle, also on failure */
+	d->dp = NULL;
+	d->stop = NETD_FLUSHED;
+	if (unlink(d->cfg.state) < 0 && errno != ENOENT)
+		pr_warn("cannot remove state file %s: %s", d->cfg.state, strerror(errno));
+	ports_free(d);
+	if (err) {
+		char msg[512];
+
+		json_object_put(o);
+		snprintf(msg, sizeof(msg), "flush of %s incomplete: %s; semi-netd stops", dir,
+			 strerror(-err));
+		return proto_reply_err(req->id, E_DATAPATH, msg);
+	}
+	json_object_object_add(o, "flushed", json_object_new_boolean(1));
+	json_object_object_add(o, "pin_dir", json_object_new_string(dir));
+	json_object_object_add(o, "state_file", json_object_new_string(d->cfg.state));
+	return proto_reply_ok(req->id, o);
+}
+
+static const handler_fn handlers[CMD_COUNT] = {
+	[CMD_STATUS] = h_status,
+	[CMD_PORT_ADD] = h_port_add,
+	[CMD_PORT_DEL] = h_port_del,
+	[CMD_PORT_SET] = h_port_set,
+	[CMD_PORT_SHOW] = h_port_show,
+	[CMD_SWITCH] = h_switch,
+	[CMD_STATS] = h_stats,
+	[CMD_WATCH] = h_watch,
+	[CMD_UNWATCH] = h_unwatch,
+	[CMD_MIGRATE_IN] = h_not_implemented,
+	[CMD_MIGRATE_OUT] = h_not_implemented,
+	[CMD_MIGRATE_DONE] = h_not_implemented,
+	[CMD_MIGRATE_ABORT] = h_not_implemented,
+	[CMD_ANNOUNCE] = h_not_implemented,
+	[CMD_FLUSH] = h_flush,
+};
+
+json_object *handle_request(struct netd *d, struct conn *c, struct request *req)
+{
+	handler_fn fn = handlers[req->cmd->id];
+
+	if (!fn)
+		return h_not_implemented(d, c, req);
+	pr_debug("client %llu: %s", (unsigned long long)c->id, req->cmd->cmd);
+	return fn(d, c, req);
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * semi-netd internals: the daemon's one structure and what its source
+ * files share.  Single-threaded: everything runs from the epoll loop.
+ *
+ *   netd.c      main, options, start-up, the loop, signals, timers, logging
+ *   ports.c     the port table: apply to the datapath, state changes, link
+ *               events, reconcile at start, handover watch, state file
+ *   control.c   the control socket: connections, framing, credentials, watch
+ *   handlers.c  one function per command of the protocol table
+ */
+#ifndef SEMI_NETD_H
+#define SEMI_NETD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "daemon/config.h"
+#include "daemon/fsm.h"
+#include "daemon/proto.h"
+#include "daemon/statefile.h"
+#include "loader/log.h"
+#include "loader/semi_dp.h"
+#include "netcfg/netcfg.h"
+
+#define NETD_VERSION	"0.1"
+
+struct netd;
+
+/* Something in the epoll set. */
+struct evsrc {
+	int fd;
+	void (*fn)(struct netd *d, struct evsrc *src, uint32_t events);
+};
+
+/* One-shot timers on CLOCK_MONOTONIC, served by one timerfd. */
+struct timer {
+	uint64_t due_ns;
+	void (*fn)(struct netd *d, struct timer *t);
+	struct timer *next;
+	bool armed;
+};
+
+struct port {
+	struct port_rec r;
+	uint32_t id;			/* datapath port id */
+	struct semi_port_stats last;	/* for counter deltas */
+	bool have_last;
+};
+
+struct conn {
+	struct evsrc src;
+	struct netd *d;
+	struct linebuf in;
+	char *out;			/* pending output */
+	size_t out_len, out_off, out_cap;
+	uint32_t epoll_mask;
+	bool dead;			/* freed after the current loop batch */
+	bool close_after_flush;
+	bool watching;
+	bool watch_stats;
+	char watch_port[SEMI_NAME_LEN];	/* "" all */
+	uint64_t events_dropped;
+	uid_t uid;
+	pid_t pid;
+	uint64_t id;			/* for logs */
+	struct conn *next;
+};
+
+enum netd_stop {
+	NETD_RUN,
+	NETD_STOP,		/* SIGTERM: leave the datapath running */
+	NETD_FLUSHED,		/* flush: the datapath is gone */
+};
+
+struct netd {
+	struct netd_config cfg;
+	struct semi_dp *dp;
+	struct netcfg *nc;
+	struct netcfg_events *nev;
+	int epfd;
+	struct evsrc sig, tfd, listen, links;
+	enum netd_stop stop;
+	uint64_t start_ns;
+	int lock_fd;
+
+	struct port **ports;
+	size_t nports, cap_ports;
+	uint64_t generation;		/* of the state file */
+	bool state_dirty;		/* a save failed: retried by a timer */
+
+	uint32_t uplink_ifindex;	/* 0 absent or not attached */
+	bool uplink_attached;
+
+	struct conn *conns;
+	size_t nconns;
+	uint64_t next_conn_id;
+	size_t nwatchers, nstat_watchers;
+
+	struct timer *timers;
+	struct timer t_handover, t_stats, t_save;
+};
+
+/* ---- netd.c ---- */
+uint64_t now_ns(void);
+int64_t wall_ms(void);
+void timer_arm(struct netd *d, struct timer *t, uint64_t delay_ns);
+void timer_cancel(struct netd *d, struct timer *t);
+int netd_epoll_add(struct netd *d, struct evsrc *src, uint32_t events);
+int netd_epoll_mod(struct netd *d, struct evsrc *src, uint32_t events);
+
+/* ---- ports.c ---- */
+
+/* Filled by the engine when it refuses or fails: the reply's error. */
+struct netd_err {
+	const char *code;
+	char message[512];
+};
+
+void nerr_set(struct netd_err *e, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+struct port *port_find(struct netd *d, const char *name);
+int ports_reconcile(struct netd *d, struct state_doc *doc, bool have_file);
+int ports_save(struct netd *d, struct netd_err *e);
+void ports_free(struct netd *d);
+
+/* Commands (each saves the state file before returning 0). */
+int port_add(struct netd *d, const struct port_rec *want, struct port **out,
+	     struct netd_err *e);
+int port_del(struct netd *d, const char *name, struct netd_err *e);
+int port_set(struct netd *d, struct port *p, json_object *args, struct netd_err *e);
+/* changed: false when the port already was where the switch puts it. */
+int port_switch(struct netd *d, struct port *p, enum fsm_event ev, bool *changed,
+		struct netd_err *e);
+
+void ports_link_event(const struct netcfg_link_event *ev, void *arg);
+void ports_handover_tick(struct netd *d, struct timer *t);
+void ports_stats_tick(struct netd *d, struct timer *t);
+void ports_save_retry(struct netd *d, struct timer *t);
+void ports_rearm_handover(struct netd *d);
+int uplink_attach(struct netd *d);
+
+json_object *port_json(struct netd *d, struct port *p, bool detail);
+json_object *port_stats_json(const struct semi_port_stats *s, bool all);
+const char *port_dev_name(uint32_t ifindex, char *buf);
+
+/* ---- control.c ---- */
+int control_check_live(const char *path);
+int control_open(struct netd *d);
+void control_close(struct netd *d);
+void control_reap(struct netd *d);
+void control_flush_all(struct netd *d, int timeout_ms);
+/* Send an event to every watcher (filtered by port); takes ownership. */
+void control_event(struct netd *d, const char *port, json_object *ev, bool is_stats);
+void conn_reply(struct conn *c, json_object *reply);
+void conn_set_watch(struct conn *c, bool on, bool stats, const char *port);
+
+/* ---- handlers.c ---- */
+/* Run one validated request; always produces exactly one reply. */
+json_object *handle_request(struct netd *d, struct conn *c, struct request *req);
+
+#endif

@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The state file, read strictly: a key this version does not know, a value
+ * of the wrong type, a duplicate port or MAC is corruption, reported with
+ * the file, the port and the key, and the daemon does not start.  Better
+ * to stop than to come up with a port table that differs from what was
+ * acknowledged.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/proto.h"
+#include "daemon/statefile.h"
+
+#define STATEFILE_MAX_BYTES	(64 << 20)
+
+const char *port_mode_name(enum port_mode m)
+{
+	return m == PM_LEGACY ? "legacy" : "representor";
+}
+
+int port_mode_parse(const char *s)
+{
+	if (s && !strcmp(s, "representor"))
+		return PM_REPRESENTOR;
+	if (s && !strcmp(s, "legacy"))
+		return PM_LEGACY;
+	return -EINVAL;
+}
+
+static const char *handover_name(enum fsm_handover h)
+{
+	return h == FH_HOLD ? "hold" : h == FH_WAIT ? "wait" : "none";
+}
+
+void state_doc_free(struct state_doc *doc)
+{
+	free(doc->ports);
+	memset(doc, 0, sizeof(*doc));
+}
+
+json_object *port_rec_to_json(const struct port_rec *p)
+{
+	json_object *o = json_object_new_object();
+	char mac[18];
+
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", p->mac[0], p->mac[1],
+		 p->mac[2], p->mac[3], p->mac[4], p->mac[5]);
+	json_object_object_add(o, "name", json_object_new_string(p->name));
+	json_object_object_add(o, "mac", json_object_new_string(mac));
+	json_object_object_add(o, "vlan", json_object_new_int(p->vlan));
+	json_object_object_add(o, "vf", p->vf[0] ? json_object_new_string(p->vf) : NULL);
+	json_object_object_add(o, "tap", p->tap[0] ? json_object_new_string(p->tap) : NULL);
+	json_object_object_add(o, "mode", json_object_new_string(port_mode_name(p->mode)));
+	json_object_object_add(o, "state", json_object_new_string(fsm_state_name(p->state)));
+	json_object_object_add(o, "handover",
+			       json_object_new_string(handover_name(p->handover)));
+	json_object_object_add(o, "vf_ifindex", json_object_new_int64(p->vf_ifindex));
+	json_object_object_add(o, "tap_ifindex", json_object_new_int64(p->tap_ifindex));
+	json_object_object_add(o, "vf_tx_base", json_object_new_uint64(p->vf_tx_base));
+	json_object_object_add(o, "since_ms", json_object_new_int64(p->since_ms));
+	return o;
+}
+
+json_object *statefile_to_json(const struct state_doc *doc)
+{
+	json_object *o = json_object_new_object(), *arr = json_object_new_array();
+
+	json_object_object_add(o, "format", json_object_new_string(STATEFILE_FORMAT));
+	json_object_object_add(o, "version", json_object_new_int(STATEFILE_VERSION));
+	json_object_object_add(o, "instance", json_object_new_string(doc->instance));
+	json_object_object_add(o, "generation", json_object_new_uint64(doc->generation));
+	for (size_t i = 0; i < doc->n; i++)
+		json_object_array_add(arr, port_rec_to_json(&doc->ports[i]));
+	json_object_object_add(o, "ports", arr);
+	return o;
+}
+
+struct pctx {
+	const char *path;
+	char *err;
+	size_t errlen;
+};
+
+static int corrupt(struct pctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int corrupt(struct pctx *x, const char *fmt, ...)
+{
+	char what[384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(x->err, x->errlen, "state file %s is corrupt: %s; semi-netd will not start "
+		 "with a port table that differs from what it acknowledged (fix or move the "
+		 "file away to start empty)", x->path, what);
+	return -EUCLEAN;
+}
+
+static const char *jtype(json_object *v)
+{
+	return v ? json_type_to_name(json_object_get_type(v)) : "null";
+}
+
+static int want_str(struct pctx *x, const char *where, const char *key, json_object *v,
+		    const char **out, bool nullable)
+{
+	if (!v && nullable) {
+		*out = NULL;
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_string) ||
+	    strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
+		return corrupt(x, "%s: '%s' must be a string%s, not %s", where, key,
+			       nullable ? " or null" : "", jtype(v));
+	*out = json_object_get_string(v);
+	return 0;
+}
+
+static int want_int(struct pctx *x, const char *where, const char *key, json_object *v,
+		    int64_t min, int64_t max, int64_t *out)
+{
+	if (!json_object_is_type(v, json_type_int))
+		return corrupt(x, "%s: '%s' must be an integer, not %s", where, key, jtype(v));
+	*out = json_object_get_int64(v);
+	if (*out < min || *out > max)
+		return corrupt(x, "%s: '%s' = %" PRId64 " is out of range %" PRId64 "..%" PRId64,
+			       where, key, *out, min, max);
+	return 0;
+}
+
+enum {
+	K_NAME = 1 << 0, K_MAC = 1 << 1, K_STATE = 1 << 2,
+	K_REQUIRED = K_NAME | K_MAC | K_STATE,
+};
+
+static int parse_port(struct pctx *x, size_t idx, json_object *o, struct port_rec *p)
+{
+	unsigned int seen = 0;
+	char where[64];
+	const char *s;
+	int64_t i;
+	int err = 0, v;
+
+	snprintf(where, sizeof(where), "port %zu", idx);
+	if (!json_object_is_type(o, json_type_object))
+		return corrupt(x, "%s must be an object, not %s", where, jtype(o));
+	/* The name first, so that every later message can say which port. */
+	if (json_object_object_get_ex(o, "name", NULL)) {
+		json_object *n = json_object_object_get(o, "name");
+
+		err = want_str(x, where, "name", n, &s, false);
+		if (err)
+			return err;
+		if (!proto_name_ok(s))
+			return corrupt(x, "%s: bad name \"%.32s\"", where, s);
+		snprintf(p->name, sizeof(p->name), "%s", s);
+		snprintf(where, sizeof(where), "port %zu ('%s')", idx, p->name);
+		seen |= K_NAME;
+	}
+	json_object_object_foreach(o, key, val) {
+		if (!strcmp(key, "name")) {
+			continue;
+		} else if (!strcmp(key, "mac")) {
+			err = want_str(x, where, key, val, &s, false);
+			if (!err && proto_mac_parse(s, p->mac))
+				err = corrupt(x, "%s: bad MAC \"%.32s\"", where, s);
+			seen |= K_MAC;
+		} else if (!strcmp(key, "vlan")) {
+			err = want_int(x, where, key, val, 0, 4094, &i);
+			p->vlan = (uint16_t)i;
+		} else if (!strcmp(key, "vf") || !strcmp(key, "tap")) {
+			char *dst = key[0] == 'v' ? p->vf : p->tap;
+
+			err = want_str(x, where, key, val, &s, true);
+			if (!err && s && !proto_dev_ok(s))
+				err = corrupt(x, "%s: bad %s device \"%.32s\"", where, key, s);
+			if (!err)
+				snprintf(dst, SEMI_NAME_LEN, "%s", s ? s : "");
+		} else if (!strcmp(key, "mode")) {
+			err = want_str(x, where, key, val, &s, false);
+			if (!err && (v = port_mode_parse(s)) < 0)
+				err = corrupt(x, "%s: bad mode \"%.32s\"", where, s);
+			if (!err)
+				p->mode = (enum port_mode)v;
+		} else if (!strcmp(key, "state")) {
+			err = want_str(x, where, key, val, &s, false);
+			if (!err && (v = fsm_state_parse(s)) < 0)
+				err = corrupt(x, "%s: bad state \"%.32s\"", where, s);
+			if (!err)
+				p->state = (enum port_state)v;
+			seen |= K_STATE;
+		} else if (!strcmp(key, "handover")) {
+			err = want_str(x, where, key, val, &s, false);
+			if (!err) {
+				if (!strcmp(s, "none"))
+					p->handover = FH_NONE;
+				else if (!strcmp(s, "wait"))
+					p->handover = FH_WAIT;
+				else if (!strcmp(s, "hold"))
+					p->handover = FH_HOLD;
+				else
+					err = corrupt(x, "%s: bad handover \"%.32s\"", where, s);
+			}
+		} else if (!strcmp(key, "vf_ifindex") || !strcmp(key, "tap_ifindex")) {
+			err = want_int(x, where, key, val, 0, UINT32_MAX, &i);
+			*(key[0] == 'v' ? &p->vf_ifindex : &p->tap_ifindex) = (uint32_t)i;
+		} else if (!strcmp(key, "vf_tx_base")) {
+			err = want_int(x, where, key, val, 0, INT64_MAX, &i);
+			p->vf_tx_base = (uint64_t)i;
+		} else if (!strcmp(key, "since_ms")) {
+			err = want_int(x, where, key, val, 0, INT64_MAX, &i);
+			p->since_ms = i;
+		} else {
+			err = corrupt(x, "%s: unknown key '%.32s'", where, key);
+		}
+		if (err)
+			return err;
+	}
+	if ((seen & K_REQUIRED) != K_REQUIRED)
+		return corrupt(x, "%s: missing '%s'", where,
+			       !(seen & K_NAME) ? "name" : !(seen & K_MAC) ? "mac" : "state");
+	if (p->vf[0] && !strcmp(p->vf, p->tap))
+		return corrupt(x, "%s: vf and tap are the same device %s", where, p->vf);
+	if (p->state != PS_HANDOVER)
+		p->handover = FH_NONE;
+	else if (p->handover == FH_NONE)
+		p->handover = FH_WAIT;
+	return 0;
+}
+
+int statefile_parse(const char *path, const char *text, size_t len, struct state_doc *doc,
+		    char *err, size_t errlen)
+{
+	struct pctx x = { .path = path, .err = err, .errlen = errlen };
+	struct json_tokener *tok;
+	enum json_tokener_error jerr;
+	json_object *root, *v, *ports = NULL;
+	bool has_format = false, has_version = false;
+	int64_t i;
+	size_t end, n;
+	int ret = 0;
+
+	memset(doc, 0, sizeof(*doc));
+	if (len == 0)
+		return corrupt(&x, "the file is empty");
+	tok = json_tokener_new_ex(PROTO_JSON_DEPTH);
+	if (!tok)
+		return -ENOMEM;
+	root = json_tokener_parse_ex(tok, text, (int)len);
+	jerr = json_tokener_get_error(tok);
+	end = (size_t)json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (jerr != json_tokener_success) {
+		json_object_put(root);
+		return corrupt(&x, "not valid JSON at byte %zu: %s", end,
+			       jerr == json_tokener_continue ? "the file ends inside a value" :
+			       json_tokener_error_desc(jerr));
+	}
+	for (size_t k = end; k < len; k++) {
+		if (text[k] != ' ' && text[k] != '\n' && text[k] != '\t' && text[k] != '\r') {
+			json_object_put(root);
+			return corrupt(&x, "not valid JSON at byte %zu: more after the object", k);
+		}
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		ret = corrupt(&x, "the top level must be an object, not %s", jtype(root));
+		goto out;
+	}
+	json_object_object_foreach(root, key, val) {
+		if (!strcmp(key, "format")) {
+			has_format = true;
+			if (!json_object_is_type(val, json_type_string) ||
+			    strcmp(json_object_get_string(val), STATEFILE_FORMAT)) {
+				ret = corrupt(&x, "'format' is not \"%s\"", STATEFILE_FORMAT);
+				goto out;
+			}
+		} else if (!strcmp(key, "version")) {
+			has_version = true;
+			if (!json_object_is_type(val, json_type_int)) {
+				ret = corrupt(&x, "'version' must be an integer, not %s", jtype(val));
+				goto out;
+			}
+			i = json_object_get_int64(val);
+			if (i != STATEFILE_VERSION) {
+				snprintf(err, errlen, "state file %s has version %" PRId64 "; this "
+					 "semi-netd reads version %d only (written by another "
+					 "release?)", path, i, STATEFILE_VERSION);
+				ret = -EPROTO;
+				goto out;
+			}
+		} else if (!strcmp(key, "instance")) {
+			const char *s;
+
+			ret = want_str(&x, "the file", key, val, &s, false);
+			if (ret)
+				goto out;
+			if (strlen(s) > SEMI_INSTANCE_MAX) {
+				ret = corrupt(&x, "'instance' is too long");
+				goto out;
+			}
+			snprintf(doc->instance, sizeof(doc->instance), "%s", s);
+		} else if (!strcmp(key, "generation")) {
+			ret = want_int(&x, "the file", key, val, 0, INT64_MAX, &i);
+			if (ret)
+				goto out;
+			doc->generation = (uint64_t)i;
+		} else if (!strcmp(key, "ports")) {
+			ports = val;
+		} else {
+			ret = corrupt(&x, "unknown key '%.32s'", key);
+			goto out;
+		}
+	}
+	if (!has_format || !has_version) {
+		ret = corrupt(&x, "missing '%s'", has_format ? "version" : "format");
+		goto out;
+	}
+	if (!json_object_is_type(ports, json_type_array)) {
+		ret = corrupt(&x, "'ports' must be an array, not %s", jtype(ports));
+		goto out;
+	}
+	n = json_object_array_length(ports);
+	if (n > SEMI_MAX_PORTS) {
+		ret = corrupt(&x, "%zu ports, more than the datapath's %d", n, SEMI_MAX_PORTS);
+		goto out;
+	}
+	doc->ports = calloc(n ? n : 1, sizeof(*doc->ports));
+	if (!doc->ports) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct port_rec *p = &doc->ports[k];
+
+		v = json_object_array_get_idx(ports, k);
+		ret = parse_port(&x, k, v, p);
+		if (ret)
+			goto out;
+		for (size_t j = 0; j < k; j++) {
+			const struct port_rec *q = &doc->ports[j];
+
+			if (!strcmp(q->name, p->name)) {
+				ret = corrupt(&x, "port %zu: name '%s' also names port %zu", k,
+					      p->name, j);
+				goto out;
+			}
+			if (!memcmp(q->mac, p->mac, 6) && q->vlan == p->vlan) {
+				ret = corrupt(&x, "port %zu ('%s'): MAC and VLAN also belong to "
+					      "port '%s'", k, p->name, q->name);
+				goto out;
+			}
+			if ((p->vf[0] && (!strcmp(p->vf, q->vf) || !strcmp(p->vf, q->tap))) ||
+			    (p->tap[0] && (!strcmp(p->tap, q->vf) || !strcmp(p->tap, q->tap)))) {
+				ret = corrupt(&x, "port %zu ('%s'): a device also belongs to port "
+					      "'%s'", k, p->name, q->name);
+				goto out;
+			}
+		}
+		doc->n = k + 1;
+	}
+out:
+	json_object_put(root);
+	if (ret)
+		state_doc_free(doc);
+	return ret;
+}
+
+int statefile_load(const char *path, struct state_doc *doc, char *err, size_t errlen)
+{
+	struct stat st;
+	size_t got = 0;
+	char *buf;
+	ssize_t n;
+	int fd, ret;
+
+	memset(doc, 0, sizeof(*doc));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		if (e == ENOENT)
+			snprintf(err, errlen, "state file %s does not exist", path);
+		else
+			snprintf(err, errlen, "cannot open state file %s: %s", path, strerror(e));
+		return -e;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "state file %s is not a regular file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	if (st.st_size > STATEFILE_MAX_BYTES) {
+		snprintf(err, errlen, "state file %s is %lld bytes, more than a state file can "
+			 "be (%d)", path, (long long)st.st_size, STATEFILE_MAX_BYTES);
+		close(fd);
+		return -EFBIG;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (got < (size_t)st.st_size) {
+		n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+
+			snprintf(err, errlen, "cannot read state file %s: %s", path, strerror(e));
+			free(buf);
+			close(fd);
+			return -e;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	ret = statefile_parse(path, buf, got, doc, err, errlen);
+	free(buf);
+	return ret;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int statefile_save(const char *path, const struct state_doc *doc, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	json_object *o = statefile_to_json(doc);
+	const char *text;
+	int fd, dfd, ret;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		json_object_put(o);
+		snprintf(err, errlen, "state file path %s is too long", path);
+		return -ENAMETOOLONG;
+	}
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+					      JSON_C_TO_STRING_SPACED |
+					      JSON_C_TO_STRING_NOSLASHESCAPE);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot write state file: cannot create %s: %s", tmp,
+			 strerror(-ret));
+		goto out_json;
+	}
+	ret = write_all(fd, text, strlen(text));
+	if (!ret)
+		ret = write_all(fd, "\n", 1);
+	if (!ret && fsync(fd) < 0)
+		ret = -errno;
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	if (ret) {
+		snprintf(err, errlen, "cannot write state file %s: %s", tmp, strerror(-ret));
+		goto out_unlink;
+	}
+	if (rename(tmp, path) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(-ret));
+		goto out_unlink;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot sync the directory of state file %s: %s", path,
+			 strerror(-ret));
+	}
+	if (dfd >= 0)
+		close(dfd);
+	goto out_json;
+
+out_unlink:
+	unlink(tmp);
+out_json:
+	json_object_put(o);
+	return ret;
+}
