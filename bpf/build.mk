@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # bpf/: the datapath objects and their skeletons.
 
-BPF_OBJS := semi_uplink semi_uplink_tc semi_port
+BPF_OBJS := semi_uplink semi_uplink_tc semi_port semi_xmit_mon
 BPF_HDRS := $(wildcard bpf/*.h bpf/lib/*.h)
 BPF_SKELS := $(patsubst %,$(B)/include/%.skel.h,$(BPF_OBJS))
 

@@ -39,6 +39,8 @@
 #define SEMI_PROG_UPLINK_XDP	"semi_uplink_xdp"
 #define SEMI_PROG_UPLINK_TC	"semi_uplink_tc"
 #define SEMI_PROG_PORT		"semi_port"
+#define SEMI_LINK_MON_XMIT	"semi_mon_xmit"	/* pinned links of the drop monitor */
+#define SEMI_LINK_MON_REDIR	"semi_mon_redir"
 
 /*
  * Where frames *to* the VM go.  Stored in the low byte of the port's path
@@ -137,7 +139,9 @@ struct semi_ctl {
 	__u32 abi;		/* SEMI_ABI_VERSION of whoever created the maps */
 	__u32 uplink_ifindex;	/* where guest frames leave the host */
 	__u32 port_hwm;		/* highest port id in use + 1 (flood loop bound) */
-	__u32 spare[4];
+	__u32 netns_ino;	/* network namespace of the instance (drop monitor) */
+	__u32 xdp_tx_map_id;	/* id of semi_xdp_tx (drop monitor) */
+	__u32 spare[2];
 };
 
 /* Value of semi_devs (keyed by ifindex): which port a device serves. */

@@ -28,6 +28,7 @@
 #include "semi_port.skel.h"
 #include "semi_uplink.skel.h"
 #include "semi_uplink_tc.skel.h"
+#include "semi_xmit_mon.skel.h"
 
 const char *const semi_map_names[M_COUNT] = {
 	[M_PORTS] = SEMI_MAP_PORTS,
@@ -302,6 +303,73 @@ static int load_missing(struct semi_dp *dp, struct skels *s)
 	return 0;
 }
 
+/*
+ * The drop monitor (semi_xmit_mon.bpf.c): a tracing program behind a pinned
+ * link.  Not essential -- a kernel without BTF for tracing runs without it,
+ * with a warning -- so failures here only warn.
+ */
+static void xmit_mon_attach(struct semi_dp *dp)
+{
+	struct semi_xmit_mon_bpf *skel;
+	struct bpf_program *prog;
+	int err;
+
+	if (pinned(dp, SEMI_LINK_MON_XMIT) && pinned(dp, SEMI_LINK_MON_REDIR))
+		return;
+	skel = semi_xmit_mon_bpf__open();
+	if (!skel) {
+		pr_warn("cannot open the XDP drop monitor: %s", strerror(errno));
+		return;
+	}
+	err = reuse_pinned_maps(dp, skel->obj);
+	if (!err)
+		err = semi_xmit_mon_bpf__load(skel);
+	if (err) {
+		pr_warn("cannot load the XDP drop monitor (%s): frames a redirect target "
+			"refuses will not be counted", strerror(-err));
+		goto out;
+	}
+	bpf_object__for_each_program(prog, skel->obj) {
+		const char *name = bpf_program__name(prog);
+		struct bpf_link *link;
+		char path[PATH_MAX];
+
+		if (pinned(dp, name))
+			continue;
+		link = bpf_program__attach(prog);
+		if (!link) {
+			pr_warn("cannot attach the XDP drop monitor %s: %s", name,
+				strerror(errno));
+			continue;
+		}
+		pin_path(dp, name, path, sizeof(path));
+		err = bpf_link__pin(link, path);
+		if (err)
+			pr_warn("cannot pin %s: %s", path, strerror(-err));
+		bpf_link__destroy(link);	/* the pin holds it now */
+	}
+out:
+	semi_xmit_mon_bpf__destroy(skel);
+}
+
+static uint32_t map_id(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+static int netns_ino(uint32_t *ino)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st) < 0)
+		return -errno;
+	*ino = (uint32_t)st.st_ino;
+	return 0;
+}
+
 /* Every pinned map must have this build's shape before anything is used. */
 static int check_pinned_maps(struct semi_dp *dp, struct skels *s)
 {
@@ -430,11 +498,22 @@ static int dp_set_paths(struct semi_dp *dp, const char *pin_root, const char *in
 	return 0;
 }
 
+static void unpin_all(int dir_fd)
+{
+	unlinkat(dir_fd, SEMI_LINK_MON_XMIT, 0);
+	unlinkat(dir_fd, SEMI_LINK_MON_REDIR, 0);
+	for (int i = 0; i < SEMI_PROG_COUNT; i++)
+		unlinkat(dir_fd, semi_prog_names[i], 0);
+	for (int i = 0; i < M_COUNT; i++)
+		unlinkat(dir_fd, semi_map_names[i], 0);
+}
+
 int semi_dp_open(const struct semi_dp_opts *opts, struct semi_dp **dpp)
 {
 	struct semi_dp *dp;
 	struct skels s = {};
 	bool any_pin = false, all_progs = true;
+	uint32_t ino = 0;
 	int err;
 
 	*dpp = NULL;
@@ -516,12 +595,16 @@ int semi_dp_open(const struct semi_dp_opts *opts, struct semi_dp **dpp)
 			goto out_skels;
 	}
 	err = open_pins(dp);
+	if (!err)
+		err = netns_ino(&ino);
 	if (err)
 		goto out_skels;
 	if (!dp->adopted) {
 		dp->ctl->bank = 0;
 		dp->ctl->uplink_ifindex = 0;
 		dp->ctl->port_hwm = 0;
+		dp->ctl->netns_ino = ino;
+		dp->ctl->xdp_tx_map_id = map_id(dp->map_fd[M_XDP_TX]);
 		__atomic_store_n(&dp->ctl->abi, SEMI_ABI_VERSION, __ATOMIC_RELEASE);
 	} else if (dp->ctl->abi != SEMI_ABI_VERSION) {
 		err = dp_fail(dp, -EPROTO,
@@ -529,7 +612,15 @@ int semi_dp_open(const struct semi_dp_opts *opts, struct semi_dp **dpp)
 			      "flush it ('semi-netctl flush') to start again",
 			      dp->dir, dp->ctl->abi, SEMI_ABI_VERSION);
 		goto out_skels;
+	} else if (dp->ctl->netns_ino != ino) {
+		/* Its ifindexes mean devices of another namespace. */
+		err = dp_fail(dp, -EXDEV,
+			      "instance %s belongs to network namespace %u, this process is "
+			      "in %u; run it there (nsenter --net=...)", dp->instance,
+			      dp->ctl->netns_ino, ino);
+		goto out_skels;
 	}
+	xmit_mon_attach(dp);
 	skels_destroy(&s);
 	dp_unlock(dp);
 	pr_debug("%s instance %s at %s", dp->adopted ? "adopted" : "created", dp->instance,
@@ -542,10 +633,7 @@ out_skels:
 out_unlock:
 	/* A load that failed half way leaves nothing pinned behind. */
 	if (!dp->adopted) {
-		for (int i = 0; i < SEMI_PROG_COUNT; i++)
-			unlinkat(dp->dir_fd, semi_prog_names[i], 0);
-		for (int i = 0; i < M_COUNT; i++)
-			unlinkat(dp->dir_fd, semi_map_names[i], 0);
+		unpin_all(dp->dir_fd);
 		rmdir(dp->dir);
 		rmdir(dp->root);
 	}
@@ -586,13 +674,6 @@ int semi_dp_map_fd(const struct semi_dp *dp, const char *name)
 	return -ENOENT;
 }
 
-static void unpin_all(int dir_fd)
-{
-	for (int i = 0; i < SEMI_PROG_COUNT; i++)
-		unlinkat(dir_fd, semi_prog_names[i], 0);
-	for (int i = 0; i < M_COUNT; i++)
-		unlinkat(dir_fd, semi_map_names[i], 0);
-}
 
 int semi_dp_destroy(struct semi_dp *dp)
 {

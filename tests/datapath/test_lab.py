@@ -251,3 +251,21 @@ def test_vf_without_xdp_is_served_through_tc(build):
         assert lab.stats()["xdp_defer"]["packets"] == before["xdp_defer"]["packets"]
     finally:
         lab.close()
+
+
+def test_refused_xdp_frames_are_counted(build):
+    """A target that stops taking XDP frames after the check (its peer lost
+    GRO/XDP) drops them in the kernel; the drop monitor counts every one."""
+    lab = DpLab(build, "xdp")
+    try:
+        assert lab.ports()["vm1"]["vf_xdp"] is True
+        lab.guest.run(["ethtool", "-K", "vf1g", "gro", "off"])
+        lab.drain()
+        for i in range(5):
+            lab.wire_s.send(fr.udp4(VM1, WIRE_MAC, tag=i))
+        assert len(lab.received()["vf1"]) == 0
+        s = lab.stats("vm1")
+        assert s["rx_vf"]["packets"] == 5          # sent on its way by XDP ...
+        assert s["drop"]["redirect"] == 5          # ... and refused: counted
+    finally:
+        lab.close()

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * The drop monitor: counts the XDP frames a redirect target refused.
+ *
+ * An XDP redirect into a device that cannot take the frame (a veth whose
+ * peer lost its XDP program and GRO, a full ring) is dropped after the
+ * program has returned, where the datapath cannot see it.  The kernel
+ * reports it on two tracepoints: xdp:xdp_redirect_err when the target
+ * refuses at enqueue (no NDO_XMIT feature), xdp:xdp_devmap_xmit when the
+ * driver's xmit drops part of a bulk.  These programs charge the drops to
+ * the port that owns the target, as SEMI_DROP_REDIRECT, so that no frame
+ * vanishes uncounted.  Attached by the loader through pinned links.
+ */
+#include "bpf/lib/common.h"
+#include "bpf/lib/counters.h"
+#include "bpf/lib/lookup.h"
+#include <bpf/bpf_tracing.h>
+
+/* Just the fields read here; CO-RE finds them in the running kernel. */
+struct ns_common {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct net {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+typedef struct {
+	struct net *net;
+} possible_net_t;
+
+struct bpf_prog;
+
+struct net_device {
+	int ifindex;
+	possible_net_t nd_net;
+} __attribute__((preserve_access_index));
+
+/* Is the frame from our uplink (the same ifindex exists in every netns)? */
+static __always_inline struct semi_ctl *ours(const struct net_device *rx)
+{
+	struct semi_ctl *ctl = ctl_get();
+
+	if (!ctl || !ctl->uplink_ifindex || rx->ifindex != (int)ctl->uplink_ifindex ||
+	    rx->nd_net.net->ns.inum != ctl->netns_ino)
+		return NULL;
+	return ctl;
+}
+
+static __always_inline void charge(__u32 ifindex, __u64 drops)
+{
+	struct semi_dev *dev = bpf_map_lookup_elem(&semi_devs, &ifindex);
+
+	if (dev) {
+		struct semi_port_stats *ps = stats_port(dev->port);
+
+		if (ps)
+			ps->drop[SEMI_DROP_REDIRECT] += drops;
+	} else {
+		struct semi_stats *gs = stats_global();
+
+		if (gs)
+			gs->drop[SEMI_DROP_REDIRECT] += drops;
+	}
+}
+
+SEC("tp_btf/xdp_devmap_xmit")
+int BPF_PROG(semi_mon_xmit, const struct net_device *from_dev, const struct net_device *to_dev,
+	     int sent, int drops, int err)
+{
+	if (drops > 0 && ours(from_dev))
+		charge((__u32)to_dev->ifindex, (__u64)drops);
+	return 0;
+}
+
+SEC("tp_btf/xdp_redirect_err")
+int BPF_PROG(semi_mon_redir, const struct net_device *dev, const struct bpf_prog *xdp,
+	     const void *tgt, int err, enum bpf_map_type map_type, __u32 map_id, __u32 index)
+{
+	struct semi_ctl *ctl = ours(dev);
+
+	/* semi_xdp_tx is keyed by the target's ifindex. */
+	if (ctl && map_id == ctl->xdp_tx_map_id)
+		charge(index, 1);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
