@@ -10,7 +10,7 @@ PKGS=(
 	libnl-3-dev libnl-route-3-dev libnl-genl-3-dev
 	libjson-c-dev libcmocka-dev
 	python3 python3-pytest python3-scapy
-	iproute2 tcpdump ethtool procps psmisc kmod util-linux
+	iproute2 iputils-ping tcpdump ethtool procps psmisc kmod util-linux
 )
 [ "${1:-}" = "--list" ] && { printf '%s\n' "${PKGS[@]}"; exit 0; }
 
