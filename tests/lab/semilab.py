@@ -587,9 +587,8 @@ class Lab:
             except Exception as e:  # keep going: the namespaces must go
                 errors.append(f"{step.name}: {e}")
         # Anything named after the lab that a step did not know about.
-        for ns in netns_list():
-            if re.match(rf"^{re.escape(self.name)}-(fabric|client|host[AB]|vm\d+)$", ns):
-                run(["ip", "netns", "del", ns], check=False)
+        for ns in self._own_namespaces():
+            run(["ip", "netns", "del", ns], check=False)
         shutil.rmtree(self.rundir, ignore_errors=True)
         with contextlib.suppress(OSError):
             os.unlink(os.path.join(RUN_ROOT, f".{self.name}.lock"))
@@ -600,6 +599,11 @@ class Lab:
         _live_labs.pop(self.name, None)
         if errors:
             raise LabError("lab down: " + "; ".join(errors))
+
+    def _own_namespaces(self):
+        """Namespaces with this lab's names (lab "a" never takes "a-b"'s)."""
+        pat = re.compile(rf"^{re.escape(self.name)}-(fabric|client|host[AB]|vm\d+)$")
+        return [ns for ns in netns_list() if pat.match(ns)]
 
     def _stop_orphan_relays(self):
         """Relays named in pid files that the state does not know about
@@ -624,8 +628,7 @@ class Lab:
 
     def leftovers(self):
         """What of this lab still exists (empty after a clean down)."""
-        left = [f"namespace {ns}" for ns in netns_list()
-                if ns.startswith(self.name + "-")]
+        left = [f"namespace {ns}" for ns in self._own_namespaces()]
         for path in [self.rundir, self.topo["pin_root"]] + [
                 h["daemon"]["pin_root"] for h in self.topo["hosts"].values()]:
             if os.path.exists(path):
