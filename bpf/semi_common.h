@@ -24,6 +24,9 @@
 #define SEMI_VLAN_NONE		0	/* untagged port */
 #define SEMI_VLAN_MAX		4094
 #define SEMI_TRACE_TARGETS	8
+#define SEMI_MAX_PEERS		64	/* tunnel peer ids 1 .. SEMI_MAX_PEERS-1 */
+#define SEMI_VXLAN_PORT		4789
+#define SEMI_ENCAP_LEN		50	/* outer Ethernet + IPv4 + UDP + VXLAN */
 
 /* Pinned object names (bpffs: <pin-root>/<instance>/<name>). */
 #define SEMI_MAP_PORTS		"semi_ports"
@@ -36,6 +39,8 @@
 #define SEMI_MAP_STATS		"semi_stats"
 #define SEMI_MAP_TRACE		"semi_trace"
 #define SEMI_MAP_ATTACH		"semi_attach"
+#define SEMI_MAP_PEERS		"semi_peers"
+#define SEMI_MAP_PEER_IDX	"semi_peer_idx"
 #define SEMI_PROG_UPLINK_XDP	"semi_uplink_xdp"
 #define SEMI_PROG_UPLINK_TC	"semi_uplink_tc"
 #define SEMI_PROG_PORT		"semi_port"
@@ -91,6 +96,8 @@ enum semi_drop {
 	SEMI_DROP_NO_TUNNEL = 12,	/* path is tunnel but no tunnel is configured */
 	SEMI_DROP_TUNNEL_PEER = 13,	/* tunnel frame from a host that is no peer */
 	SEMI_DROP_TUNNEL_STATE = 14,	/* tunnel frame for a port not expecting one */
+	SEMI_DROP_FLOOD_TUNNEL = 15,	/* broadcast not sent into a tunnel: the
+					 * fabric floods it to the destination */
 	SEMI_DROP_MAX = 16,
 };
 
@@ -114,7 +121,7 @@ struct semi_port {
 	__u32 vf_ifindex;	/* 0: no vf */
 	__u32 tap_ifindex;	/* 0: no tap */
 	__u32 flags;		/* enum semi_port_flags */
-	__u32 tunnel;		/* tunnel peer id (migration), 0 = none */
+	__u32 tunnel;		/* peer id the tunnel path leads to, 0 = none */
 	char name[SEMI_NAME_LEN];
 };
 
@@ -129,8 +136,13 @@ union semi_pathw {
 	struct {
 		__u8 rx;	/* enum semi_path */
 		__u8 tx;	/* enum semi_tx_mask */
-		__u16 spare;
+		__u8 flags;	/* enum semi_path_flags */
+		__u8 spare;
 	};
+};
+
+enum semi_path_flags {
+	SEMI_PATHF_TUNNEL_IN = 1 << 0,	/* take frames for this port from a peer's tunnel */
 };
 
 /* semi_ctl (array of one): instance-wide switches, user space writes. */
@@ -141,7 +153,31 @@ struct semi_ctl {
 	__u32 port_hwm;		/* highest port id in use + 1 (flood loop bound) */
 	__u32 netns_ino;	/* network namespace of the instance (drop monitor) */
 	__u32 xdp_tx_map_id;	/* id of semi_xdp_tx (drop monitor) */
-	__u32 spare[2];
+	__be32 tunnel_ip;	/* local tunnel address (IPv4), 0 = no tunnel */
+	__u16 tunnel_port;	/* UDP port of the tunnel, host order */
+	__u16 spare16;
+	__u32 spare[6];
+};
+
+/* semi_peer.flags */
+enum semi_peer_flags {
+	SEMI_PEER_F_USED = 1 << 0,
+};
+
+/*
+ * Value of semi_peers (array indexed by peer id): a host frames are
+ * forwarded to in VXLAN format (outgoing ports) or accepted from
+ * (incoming ports).  semi_peer_idx maps remote_ip to the id.
+ */
+struct semi_peer {
+	__be32 remote_ip;
+	__be32 local_ip;
+	__u8 remote_mac[6];	/* next hop towards remote_ip on the uplink */
+	__u8 local_mac[6];	/* the uplink's address */
+	__u32 vni;		/* VNI of untagged frames; a VLAN adds its VID */
+	__u16 port;		/* UDP destination port, host order */
+	__u16 flags;		/* enum semi_peer_flags */
+	char name[SEMI_NAME_LEN];
 };
 
 /* Value of semi_devs (keyed by ifindex): which port a device serves. */
@@ -161,6 +197,7 @@ struct semi_port_stats {
 	struct semi_ctr tx[SEMI_ROLE_MAX];	/* from the guest, by device */
 	struct semi_ctr tx_local;		/* of tx: hairpinned to a local port */
 	struct semi_ctr remote_src;		/* fabric frames with this port's MAC as source */
+	struct semi_ctr tunnel_in;		/* of rx: arrived through a peer's tunnel */
 	__u64 drop[SEMI_DROP_MAX];
 };
 

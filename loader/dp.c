@@ -41,6 +41,8 @@ const char *const semi_map_names[M_COUNT] = {
 	[M_STATS] = SEMI_MAP_STATS,
 	[M_TRACE] = SEMI_MAP_TRACE,
 	[M_ATTACH] = SEMI_MAP_ATTACH,
+	[M_PEERS] = SEMI_MAP_PEERS,
+	[M_PEER_IDX] = SEMI_MAP_PEER_IDX,
 };
 
 const char *const semi_prog_names[SEMI_PROG_COUNT] = {

@@ -20,6 +20,8 @@ enum semi_map_id {
 	M_STATS,
 	M_TRACE,
 	M_ATTACH,
+	M_PEERS,
+	M_PEER_IDX,
 	M_COUNT,
 };
 
@@ -69,6 +71,9 @@ static inline volatile uint32_t *dp_pathw(struct semi_dp *dp, uint32_t bank, uin
 
 /* Name of an ifindex for messages ("ifindex 7" when it has none). */
 const char *dp_ifname(uint32_t ifindex, char buf[IF_NAMESIZE + 16]);
+
+/* ports.c */
+int dp_find_port(struct semi_dp *dp, const char *name);
 
 /* netlink.c */
 int nl_xdp_features(uint32_t ifindex, uint64_t *features);

@@ -20,7 +20,7 @@
 
 #include "loader/internal.h"
 
-static int find_port(struct semi_dp *dp, const char *name)
+int dp_find_port(struct semi_dp *dp, const char *name)
 {
 	uint32_t hwm = dp->ctl->port_hwm;
 
@@ -37,7 +37,7 @@ static int find_port(struct semi_dp *dp, const char *name)
 
 static int lookup(struct semi_dp *dp, const char *name)
 {
-	int id = find_port(dp, name);
+	int id = dp_find_port(dp, name);
 
 	if (id < 0)
 		return dp_fail(dp, -ENOENT, "no port '%s' in instance %s", name, dp->instance);
@@ -186,7 +186,8 @@ int semi_port_put(struct semi_dp *dp, const struct semi_port_conf *c, uint32_t *
 	if (c->vlan > SEMI_VLAN_MAX)
 		return dp_fail(dp, -EINVAL, "port %s: VLAN %u out of range 0..%u", c->name,
 			       c->vlan, SEMI_VLAN_MAX);
-	if (c->path.rx >= SEMI_PATH_MAX || (c->path.tx & ~SEMI_TX_ALL))
+	if (c->path.rx >= SEMI_PATH_MAX || (c->path.tx & ~SEMI_TX_ALL) ||
+	    (c->path.flags & ~SEMI_PATHF_TUNNEL_IN) || c->path.spare)
 		return dp_fail(dp, -EINVAL, "port %s: bad path word %#x", c->name, c->path.word);
 	if (c->vf_ifindex && c->vf_ifindex == c->tap_ifindex)
 		return dp_fail(dp, -EINVAL, "port %s: vf and tap are the same device", c->name);
@@ -194,7 +195,7 @@ int semi_port_put(struct semi_dp *dp, const struct semi_port_conf *c, uint32_t *
 	err = dp_lock(dp);
 	if (err)
 		return err;
-	id = find_port(dp, c->name);
+	id = dp_find_port(dp, c->name);
 	create = id < 0;
 	if (create) {
 		id = free_slot(dp);
@@ -381,7 +382,8 @@ out:
 
 static int check_pathw(struct semi_dp *dp, const char *name, union semi_pathw w)
 {
-	if (w.rx >= SEMI_PATH_MAX || (w.tx & ~SEMI_TX_ALL) || w.spare)
+	if (w.rx >= SEMI_PATH_MAX || (w.tx & ~SEMI_TX_ALL) ||
+	    (w.flags & ~SEMI_PATHF_TUNNEL_IN) || w.spare)
 		return dp_fail(dp, -EINVAL, "port %s: bad path word %#x", name, w.word);
 	return 0;
 }

@@ -150,6 +150,42 @@ static inline union semi_pathw semi_pathw_make(enum semi_path rx, unsigned int t
 	return w;
 }
 
+/* ---- tunnel peers (forwarding during a migration) ---- */
+
+struct semi_peer_conf {
+	char name[SEMI_NAME_LEN];	/* e.g. "hostB" */
+	uint32_t remote_ip;		/* IPv4, network order */
+	uint32_t local_ip;		/* IPv4, network order: outer source */
+	uint8_t remote_mac[6];		/* next hop towards remote_ip */
+	uint8_t local_mac[6];		/* the uplink's address */
+	uint32_t vni;			/* VNI of untagged frames (VLAN adds its VID) */
+	uint16_t port;			/* UDP port, 0: 4789 */
+};
+
+/* Create or update a peer by name.  *id may be NULL. */
+int semi_peer_put(struct semi_dp *dp, const struct semi_peer_conf *conf, uint32_t *id);
+/* -EBUSY while a port's tunnel leads to it. */
+int semi_peer_del(struct semi_dp *dp, const char *name);
+int semi_peer_get(struct semi_dp *dp, const char *name, struct semi_peer *out, uint32_t *id);
+/* Up to max peers (id in *ids when not NULL); returns how many there are. */
+int semi_peer_list(struct semi_dp *dp, struct semi_peer *out, uint32_t *ids, int max);
+/*
+ * Where the instance takes tunnel frames: IPv4 address (network order) and
+ * UDP port (0: 4789).  local_ip 0 turns decapsulation off.
+ */
+int semi_tunnel_listen(struct semi_dp *dp, uint32_t local_ip, uint16_t port);
+/* The peer a port's tunnel path leads to (NULL or "": none). */
+int semi_port_set_tunnel(struct semi_dp *dp, const char *port, const char *peer);
+
+static inline union semi_pathw semi_pathw_make_flags(enum semi_path rx, unsigned int tx,
+						     unsigned int flags)
+{
+	union semi_pathw w = semi_pathw_make(rx, tx);
+
+	w.flags = (uint8_t)flags;
+	return w;
+}
+
 /* ---- counters (per-CPU maps, summed) ---- */
 
 int semi_port_stats_get(struct semi_dp *dp, const char *name, struct semi_port_stats *sum);

@@ -84,6 +84,35 @@ static __always_inline int ctx_redirect(semi_ctx *ctx, __u32 ifindex)
 	return bpf_redirect(ifindex, 0);
 }
 
+/*
+ * Room for len bytes.  For IP, bpf_skb_adjust_room() opens it after the
+ * Ethernet header and keeps GSO metadata right; it refuses other protocols
+ * (ARP), which are never GSO and get the room in front with
+ * bpf_skb_change_head().  Either way callers rewrite the first
+ * len + ETH_HLEN bytes whole: outer headers, then the inner Ethernet header
+ * they saved.
+ */
+static __always_inline int ctx_push_front(semi_ctx *ctx, int len)
+{
+	if (ctx->protocol == bpf_htons(ETH_P_IP) || ctx->protocol == bpf_htons(ETH_P_IPV6))
+		return bpf_skb_adjust_room(ctx, len, BPF_ADJ_ROOM_MAC,
+					   BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 |
+					   BPF_F_ADJ_ROOM_ENCAP_L4_UDP |
+					   BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN)) ? -1 : 0;
+	return bpf_skb_change_head(ctx, len, 0) ? -1 : 0;
+}
+
+/* Removes len bytes after the Ethernet header; callers rewrite that header. */
+static __always_inline int ctx_pull_front(semi_ctx *ctx, int len)
+{
+	return bpf_skb_adjust_room(ctx, -len, BPF_ADJ_ROOM_MAC, 0) ? -1 : 0;
+}
+
+static __always_inline int ctx_tx_uplink(semi_ctx *ctx, __u32 uplink)
+{
+	return bpf_redirect(uplink, 0);
+}
+
 static __always_inline int ctx_pass(semi_ctx *ctx)
 {
 	return TC_ACT_OK;

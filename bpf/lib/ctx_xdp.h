@@ -108,6 +108,24 @@ static __always_inline int ctx_redirect(semi_ctx *ctx, __u32 ifindex)
 	return bpf_redirect_map(&semi_xdp_tx, ifindex, XDP_PASS);
 }
 
+/* Room for len bytes in front of the frame (encapsulation). */
+static __always_inline int ctx_push_front(semi_ctx *ctx, int len)
+{
+	return bpf_xdp_adjust_head(ctx, -len) ? -1 : 0;
+}
+
+/* Remove len bytes from the front (decapsulation). */
+static __always_inline int ctx_pull_front(semi_ctx *ctx, int len)
+{
+	return bpf_xdp_adjust_head(ctx, len) ? -1 : 0;
+}
+
+/* Send the frame back out of the uplink it came in on. */
+static __always_inline int ctx_tx_uplink(semi_ctx *ctx, __u32 uplink)
+{
+	return XDP_TX;
+}
+
 static __always_inline int ctx_pass(semi_ctx *ctx)
 {
 	ctx_mark(ctx, SEMI_META_HOST);

@@ -7,51 +7,15 @@
 #ifndef SEMI_LIB_DELIVER_H
 #define SEMI_LIB_DELIVER_H
 
-#include "counters.h"
-#include "lookup.h"
-#include "parse.h"
-
-static __always_inline int verdict_drop(__s64 port, enum semi_drop reason)
-{
-	count_drop(port, reason);
-	trace_verdict(SEMI_V_DROP, reason, port);
-	return CTX_DROP;
-}
-
-static __always_inline int verdict_defer(semi_ctx *ctx, __s64 port, __u32 len)
-{
-	struct semi_stats *gs = stats_global();
-
-	if (gs)
-		ctr_add(&gs->xdp_defer, len);
-	trace_verdict(SEMI_V_DEFER, 0, port);
-	return ctx_defer(ctx);
-}
-
-static __always_inline int verdict_host(semi_ctx *ctx, __u32 len)
-{
-	struct semi_stats *gs = stats_global();
-
-	if (gs)
-		ctr_add(&gs->pass_host, len);
-	trace_verdict(SEMI_V_PASS, 0, -1);
-	return ctx_pass(ctx);
-}
-
-static __always_inline void count_rx(__u32 id, enum semi_role role, __u32 len)
-{
-	struct semi_port_stats *ps = stats_port(id);
-
-	if (ps && role < SEMI_ROLE_MAX)
-		ctr_add(&ps->rx[role], len);
-}
+#include "tunnel.h"
 
 /*
  * Unicast delivery: exactly one copy per device the path names.  Returns
  * the program's verdict.
  */
-static __always_inline int deliver_port(semi_ctx *ctx, struct semi_frame *f, __u32 id,
-					const struct semi_port *p, __u32 rx)
+static __always_inline int deliver_port(semi_ctx *ctx, const struct semi_ctl *ctl,
+					struct semi_frame *f, __u32 id, const struct semi_port *p,
+					__u32 rx)
 {
 	__u32 target, role, xdp_ok;
 
@@ -84,7 +48,7 @@ static __always_inline int deliver_port(semi_ctx *ctx, struct semi_frame *f, __u
 		trace_verdict(SEMI_V_REDIRECT, 0, id);
 		return ctx_redirect(ctx, p->tap_ifindex);
 	case SEMI_PATH_TUNNEL:
-		return verdict_drop(id, SEMI_DROP_NO_TUNNEL);
+		return tunnel_encap(ctx, ctl, f, id, p);
 	default:
 		return verdict_drop(id, SEMI_DROP_PATH_NONE);
 	}
@@ -114,7 +78,7 @@ static __always_inline void copy_to_port(semi_ctx *ctx, __u32 len, __u32 id,
 		return;
 	}
 	if (rx == SEMI_PATH_TUNNEL) {
-		count_drop(id, SEMI_DROP_NO_TUNNEL);
+		count_drop(id, SEMI_DROP_FLOOD_TUNNEL);
 		return;
 	}
 	if (rx == SEMI_PATH_VF || rx == SEMI_PATH_BOTH) {

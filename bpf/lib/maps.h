@@ -90,6 +90,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } semi_trace SEC(".maps");
 
+/* Tunnel peers: id -> peer, remote IPv4 -> id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SEMI_MAX_PEERS);
+	__type(key, __u32);
+	__type(value, struct semi_peer);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} semi_peers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SEMI_MAX_PEERS);
+	__type(key, __be32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} semi_peer_idx SEC(".maps");
+
 /* What the loader attached where (user space only; survives the loader). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

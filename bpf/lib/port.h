@@ -86,7 +86,7 @@ static __always_inline int semi_port_tx(semi_ctx *ctx)
 	if (did >= 0 && (dp = port_get((__u32)did))) {
 		if (ps)
 			ctr_add(&ps->tx_local, f.len);
-		return deliver_port(ctx, &f, (__u32)did, dp, path_get(ctl, (__u32)did).rx);
+		return deliver_port(ctx, ctl, &f, (__u32)did, dp, path_get(ctl, (__u32)did).rx);
 	}
 	return to_uplink(ctx, ctl, p, id);
 }

@@ -3,7 +3,9 @@
  * semi_uplink: frames from the fabric.  Written once for both contexts; the
  * entry files include ctx_xdp.h or ctx_tc.h first.
  *
- *   unicast for a port (MAC, VID)  -> that port's path (vf, tap, both, none)
+ *   unicast for a port (MAC, VID)  -> that port's path (vf, tap, both, none,
+ *                                     tunnel: forwarded to the destination host)
+ *   VXLAN to the tunnel address     -> decapsulated for an incoming port (tunnel.h)
  *   broadcast / multicast           -> every port of the VID once, and the host
  *   unknown unicast, QinQ           -> host stack, untouched
  *   runt, truncated tag             -> dropped, counted by reason
@@ -81,6 +83,8 @@ static __always_inline int semi_uplink(semi_ctx *ctx)
 	ctl = ctl_get();
 	if (!ctl)
 		return verdict_host(ctx, f.len);
+	if (tunnel_frame(ctx, ctl, &f))
+		return tunnel_decap(ctx, ctl, &f);
 	if (mac_is_multicast(f.dst.mac))
 		return flood_from_uplink(ctx, ctl, &f);
 
@@ -90,7 +94,7 @@ static __always_inline int semi_uplink(semi_ctx *ctx)
 	p = port_get((__u32)id);
 	if (!p)
 		return verdict_host(ctx, f.len);
-	return deliver_port(ctx, &f, (__u32)id, p, path_get(ctl, (__u32)id).rx);
+	return deliver_port(ctx, ctl, &f, (__u32)id, p, path_get(ctl, (__u32)id).rx);
 }
 
 #endif

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <linux/if_ether.h>
 #include <net/if.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
@@ -36,7 +37,7 @@ enum prog { XDP, TC, PORT };
 /* Counters a case can expect to move. */
 enum ctr {
 	C_END = 0,
-	RX_VF, RX_TAP, TX_VF, TX_TAP, TX_LOCAL, REMOTE_SRC, DROP,
+	RX_VF, RX_TAP, TX_VF, TX_TAP, TX_LOCAL, REMOTE_SRC, RX_TUNNEL, TUNNEL_IN, DROP,
 	G_FLOOD, G_PASS_HOST, G_XDP_DEFER, G_DROP,
 };
 
@@ -51,6 +52,7 @@ struct path_set {
 	const char *port;
 	int rx;
 	int tx;			/* -1: all */
+	int flags;		/* enum semi_path_flags */
 };
 
 struct frame {
@@ -61,6 +63,8 @@ struct frame {
 	uint16_t type;		/* ethertype after the tags */
 	int len;		/* total length; 0: 64 */
 	int raw;		/* >0: truncate the frame to this many bytes */
+	const char *vx_src;	/* VXLAN from this IPv4 to the host (dst/src: inner) */
+	int vni;
 };
 
 struct tcase {
@@ -77,6 +81,9 @@ struct tcase {
 	int vlan_out;
 	int strip;		/* 1: output is the input without its tag */
 	int runt;		/* the kernel may refuse the frame before the program */
+	int encap;		/* output: the input in VXLAN to hostB, this VNI */
+	int decap;		/* output: the inner frame of the input */
+	const char *tunnel;	/* this port's tunnel leads to hostB */
 	struct ctr_exp ctrs[8];
 };
 
@@ -98,6 +105,13 @@ static const struct port_def ports[] = {
 #define NPORTS (int)(sizeof(ports) / sizeof(ports[0]))
 
 #define FABRIC "02:00:00:00:0f:01"
+#define HOST_MAC "02:00:00:00:0a:01"	/* the uplink's address in the tunnel */
+#define PEER_MAC "02:00:00:00:0b:01"
+#define HOST_IP "192.0.2.11"
+#define PEER_IP "192.0.2.12"
+#define PEER_VNI 1000
+#define VX(src_, vni_) .vx_src = (src_), .vni = (vni_)
+#define TUN_IN SEMI_PATHF_TUNNEL_IN
 #define UNKNOWN "52:54:00:00:00:99"
 #define BCAST "ff:ff:ff:ff:ff:ff"
 #define MCAST6 "33:33:00:00:00:01"
@@ -342,6 +356,73 @@ static const struct tcase cases[] = {
 		    PDROP("vm5", SEMI_DROP_NO_TARGET) } },
 	{ "port_large_3500_to_uplink", PORT, "vf2", { UNKNOWN, "vm2", UNTAG, IP4, 3500 }, {},
 	  TC_ACT_REDIRECT, REDIR_V, 0, "vm2", { "up0" }, .ctrs = { ONE(TX_VF, "vm2") } },
+
+	/* ---------------- tunnel: forwarding during a migration ---------------- */
+	{ "xdp_tunnel_encap", XDP, NULL, { "vm1", FABRIC, UNTAG, IP4, 100 },
+	  { { "vm1", SEMI_PATH_TUNNEL, 0 } }, XDP_TX, REDIR_V, 0, "vm1", { "up0" },
+	  .encap = PEER_VNI, .tunnel = "vm1", .ctrs = { ONE(RX_TUNNEL, "vm1") } },
+	{ "xdp_tunnel_encap_vlan_port", XDP, NULL, { "vm3", FABRIC, TAG(100), IP6, 120 },
+	  { { "vm3", SEMI_PATH_TUNNEL, 0 } }, XDP_TX, REDIR_V, 0, "vm3", { "up0" },
+	  .encap = PEER_VNI + 100, .tunnel = "vm3", .ctrs = { ONE(RX_TUNNEL, "vm3") } },
+	{ "tc_tunnel_encap", TC, NULL, { "vm1", FABRIC, UNTAG, ARP },
+	  { { "vm1", SEMI_PATH_TUNNEL, 0 } }, TC_ACT_REDIRECT, REDIR_V, 0, "vm1", { "up0" },
+	  .encap = PEER_VNI, .tunnel = "vm1", .ctrs = { ONE(RX_TUNNEL, "vm1") } },
+	{ "tc_tunnel_encap_vlan_port", TC, NULL, { "vm4", FABRIC, TAG(100), IP4 },
+	  { { "vm4", SEMI_PATH_TUNNEL, 0 } }, TC_ACT_REDIRECT, REDIR_V, 0, "vm4", { "up0" },
+	  .encap = PEER_VNI + 100, .tunnel = "vm4", .ctrs = { ONE(RX_TUNNEL, "vm4") } },
+	{ "port_hairpin_into_tunnel", PORT, "vf1", { "vm2", "vm1", UNTAG, IP4 },
+	  { { "vm2", SEMI_PATH_TUNNEL, 0 } }, TC_ACT_REDIRECT, REDIR_V, 0, "vm2", { "up0" },
+	  .encap = PEER_VNI, .tunnel = "vm2",
+	  .ctrs = { ONE(TX_VF, "vm1"), ONE(TX_LOCAL, "vm1"), ONE(RX_TUNNEL, "vm2") } },
+	{ "tc_bcast_not_into_tunnel", TC, NULL, { BCAST, FABRIC, UNTAG, ARP },
+	  { { "vm2", SEMI_PATH_TUNNEL, 0 } }, TC_ACT_OK, PASS_V, 0, NULL, { "vf1", "vf5" },
+	  .tunnel = "vm2",
+	  .ctrs = { ONE(RX_VF, "vm1"), ONE(RX_VF, "vm5"), PDROP("vm2", SEMI_DROP_FLOOD_TUNNEL),
+		    ONE(G_FLOOD, NULL), ONE(G_PASS_HOST, NULL) } },
+	{ "xdp_decap_to_incoming_tap", XDP, NULL,
+	  { "vm1", FABRIC, UNTAG, IP4, 150, VX(PEER_IP, PEER_VNI) },
+	  { { "vm1", SEMI_PATH_TAP, SEMI_TX_TAP, TUN_IN } }, XDP_REDIRECT, REDIR_V, 0, "vm1",
+	  { "tap1" }, .decap = 1, .ctrs = { ONE(TUNNEL_IN, "vm1"), ONE(RX_TAP, "vm1") } },
+	{ "tc_decap_to_incoming_tap", TC, NULL,
+	  { "vm2", FABRIC, UNTAG, IP6, 150, VX(PEER_IP, PEER_VNI) },
+	  { { "vm2", SEMI_PATH_TAP, SEMI_TX_TAP, TUN_IN } }, TC_ACT_REDIRECT, REDIR_V, 0, "vm2",
+	  { "tap2" }, .decap = 1, .ctrs = { ONE(TUNNEL_IN, "vm2"), ONE(RX_TAP, "vm2") } },
+	{ "xdp_decap_vlan_port_by_vni", XDP, NULL,
+	  { "vm3", FABRIC, UNTAG, IP4, 100, VX(PEER_IP, PEER_VNI + 100) },
+	  { { "vm3", SEMI_PATH_TAP, -1, TUN_IN } }, XDP_REDIRECT, REDIR_V, 0, "vm3",
+	  { "tap3" }, .decap = 1, .ctrs = { ONE(TUNNEL_IN, "vm3"), ONE(RX_TAP, "vm3") } },
+	{ "xdp_decap_target_without_xdp_defers", XDP, NULL,
+	  { "vm5", FABRIC, UNTAG, IP4, 100, VX(PEER_IP, PEER_VNI) },
+	  { { "vm5", SEMI_PATH_VF, -1, TUN_IN } }, XDP_PASS, DEFER_V, 0, "vm5", {},
+	  .ctrs = { ONE(G_XDP_DEFER, NULL) } },
+	{ "tc_decap_target_without_xdp", TC, NULL,
+	  { "vm5", FABRIC, UNTAG, IP4, 100, VX(PEER_IP, PEER_VNI) },
+	  { { "vm5", SEMI_PATH_VF, -1, TUN_IN } }, TC_ACT_REDIRECT, REDIR_V, 0, "vm5",
+	  { "vf5" }, .decap = 1, .ctrs = { ONE(TUNNEL_IN, "vm5"), ONE(RX_VF, "vm5") } },
+	{ "xdp_decap_from_non_peer", XDP, NULL,
+	  { "vm1", FABRIC, UNTAG, IP4, 100, VX("192.0.2.99", PEER_VNI) },
+	  { { "vm1", SEMI_PATH_TAP, -1, TUN_IN } }, XDP_DROP, DROP_V, SEMI_DROP_TUNNEL_PEER,
+	  NULL, {}, .ctrs = { GDROP(SEMI_DROP_TUNNEL_PEER) } },
+	{ "tc_decap_from_non_peer", TC, NULL,
+	  { "vm1", FABRIC, UNTAG, IP4, 100, VX("198.51.100.1", PEER_VNI) },
+	  { { "vm1", SEMI_PATH_TAP, -1, TUN_IN } }, TC_ACT_SHOT, DROP_V, SEMI_DROP_TUNNEL_PEER,
+	  NULL, {}, .ctrs = { GDROP(SEMI_DROP_TUNNEL_PEER) } },
+	{ "xdp_decap_port_not_expecting", XDP, NULL,
+	  { "vm1", FABRIC, UNTAG, IP4, 100, VX(PEER_IP, PEER_VNI) }, {},
+	  XDP_DROP, DROP_V, SEMI_DROP_TUNNEL_STATE, "vm1", {},
+	  .ctrs = { PDROP("vm1", SEMI_DROP_TUNNEL_STATE) } },
+	{ "tc_decap_port_not_expecting", TC, NULL,
+	  { "vm2", FABRIC, UNTAG, IP4, 100, VX(PEER_IP, PEER_VNI) },
+	  { { "vm2", SEMI_PATH_TAP, -1, 0 } }, TC_ACT_SHOT, DROP_V, SEMI_DROP_TUNNEL_STATE,
+	  "vm2", {}, .ctrs = { PDROP("vm2", SEMI_DROP_TUNNEL_STATE) } },
+	{ "xdp_decap_unknown_port", XDP, NULL,
+	  { UNKNOWN, FABRIC, UNTAG, IP4, 100, VX(PEER_IP, PEER_VNI) }, {},
+	  XDP_DROP, DROP_V, SEMI_DROP_TUNNEL_STATE, NULL, {},
+	  .ctrs = { GDROP(SEMI_DROP_TUNNEL_STATE) } },
+	{ "xdp_decap_wrong_vni", XDP, NULL,
+	  { "vm1", FABRIC, UNTAG, IP4, 100, VX(PEER_IP, PEER_VNI + 7) },
+	  { { "vm1", SEMI_PATH_TAP, -1, TUN_IN } }, XDP_DROP, DROP_V, SEMI_DROP_TUNNEL_STATE,
+	  NULL, {}, .ctrs = { GDROP(SEMI_DROP_TUNNEL_STATE) } },
 };
 #define NCASES (int)(sizeof(cases) / sizeof(cases[0]))
 
@@ -377,8 +458,59 @@ static uint16_t csum(const void *buf, size_t len)
 	return (uint16_t)~sum;
 }
 
-/* A real frame: Ethernet, tags, then an IPv4/UDP, IPv6/UDP or ARP header. */
+static int build_plain(const struct frame *f, uint8_t *buf, int *tag_off);
+
+/* VXLAN from f->vx_src to the host's tunnel address around the frame f. */
+static int build_vxlan(const struct frame *f, uint8_t *buf, int *tag_off)
+{
+	struct frame in = *f;
+	int ilen, len;
+	uint8_t *ip = buf + 14, *udp = buf + 34, *vx = buf + 42;
+	struct in_addr a;
+	uint16_t c;
+
+	in.vx_src = NULL;
+	ilen = build_plain(&in, buf + 50, tag_off);
+	if (ilen < 0)
+		return -1;
+	len = ilen + 50;
+	memset(buf, 0, 50);
+	semi_mac_parse(HOST_MAC, buf);
+	semi_mac_parse(PEER_MAC, buf + 6);
+	buf[12] = 0x08;
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)((len - 14) >> 8);
+	ip[3] = (uint8_t)(len - 14);
+	ip[6] = 0x40;
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP;
+	inet_pton(AF_INET, f->vx_src, &a);
+	memcpy(ip + 12, &a, 4);
+	inet_pton(AF_INET, HOST_IP, &a);
+	memcpy(ip + 16, &a, 4);
+	c = csum(ip, 20);
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+	udp[0] = 0xc0;
+	udp[2] = (uint8_t)(SEMI_VXLAN_PORT >> 8);
+	udp[3] = (uint8_t)SEMI_VXLAN_PORT;
+	udp[4] = (uint8_t)((len - 34) >> 8);
+	udp[5] = (uint8_t)(len - 34);
+	vx[0] = 0x08;
+	vx[4] = (uint8_t)(f->vni >> 16);
+	vx[5] = (uint8_t)(f->vni >> 8);
+	vx[6] = (uint8_t)f->vni;
+	*tag_off = -1;
+	return len;
+}
+
 static int build(const struct frame *f, uint8_t *buf, int *tag_off)
+{
+	return f->vx_src ? build_vxlan(f, buf, tag_off) : build_plain(f, buf, tag_off);
+}
+
+/* A real frame: Ethernet, tags, then an IPv4/UDP, IPv6/UDP or ARP header. */
+static int build_plain(const struct frame *f, uint8_t *buf, int *tag_off)
 {
 	int len = f->len ? f->len : 64, off = 12;
 
@@ -466,7 +598,8 @@ static const char *ctr_name(enum ctr c)
 {
 	static const char *const n[] = {
 		[RX_VF] = "rx_vf", [RX_TAP] = "rx_tap", [TX_VF] = "tx_vf", [TX_TAP] = "tx_tap",
-		[TX_LOCAL] = "tx_local", [REMOTE_SRC] = "remote_src", [DROP] = "drop",
+		[TX_LOCAL] = "tx_local", [REMOTE_SRC] = "remote_src", [RX_TUNNEL] = "rx_tunnel",
+		[TUNNEL_IN] = "tunnel_in", [DROP] = "drop",
 		[G_FLOOD] = "flood", [G_PASS_HOST] = "pass_host", [G_XDP_DEFER] = "xdp_defer",
 		[G_DROP] = "drop",
 	};
@@ -474,7 +607,8 @@ static const char *ctr_name(enum ctr c)
 }
 
 /* The packet counters of a snapshot, flattened, with a name for each. */
-#define NCTR (NPORTS * (6 + SEMI_DROP_MAX) + 4 + SEMI_DROP_MAX)
+#define NPC 8	/* per-port packet counters before the drops */
+#define NCTR (NPORTS * (NPC + SEMI_DROP_MAX) + 4 + SEMI_DROP_MAX)
 
 static void flatten(const struct snap *s, uint64_t *v, char names[][48])
 {
@@ -482,15 +616,16 @@ static void flatten(const struct snap *s, uint64_t *v, char names[][48])
 
 	for (int i = 0; i < NPORTS; i++) {
 		const struct semi_port_stats *p = &s->p[i];
-		const uint64_t vals[6] = {
+		const uint64_t vals[NPC] = {
 			p->rx[SEMI_ROLE_VF].packets, p->rx[SEMI_ROLE_TAP].packets,
 			p->tx[SEMI_ROLE_VF].packets, p->tx[SEMI_ROLE_TAP].packets,
 			p->tx_local.packets, p->remote_src.packets,
+			p->rx[SEMI_ROLE_TUNNEL].packets, p->tunnel_in.packets,
 		};
-		static const enum ctr which[6] = { RX_VF, RX_TAP, TX_VF, TX_TAP, TX_LOCAL,
-						   REMOTE_SRC };
+		static const enum ctr which[NPC] = { RX_VF, RX_TAP, TX_VF, TX_TAP, TX_LOCAL,
+						     REMOTE_SRC, RX_TUNNEL, TUNNEL_IN };
 
-		for (int j = 0; j < 6; j++) {
+		for (int j = 0; j < NPC; j++) {
 			if (names)
 				snprintf(names[k], 48, "%s.%s", ports[i].name, ctr_name(which[j]));
 			v[k++] = vals[j];
@@ -524,16 +659,16 @@ static int expect_index(const struct ctr_exp *e)
 	int base, p;
 
 	switch (e->c) {
-	case G_FLOOD: return NPORTS * (6 + SEMI_DROP_MAX) + 1;
-	case G_PASS_HOST: return NPORTS * (6 + SEMI_DROP_MAX) + 2;
-	case G_XDP_DEFER: return NPORTS * (6 + SEMI_DROP_MAX) + 3;
-	case G_DROP: return NPORTS * (6 + SEMI_DROP_MAX) + 4 + e->reason;
+	case G_FLOOD: return NPORTS * (NPC + SEMI_DROP_MAX) + 1;
+	case G_PASS_HOST: return NPORTS * (NPC + SEMI_DROP_MAX) + 2;
+	case G_XDP_DEFER: return NPORTS * (NPC + SEMI_DROP_MAX) + 3;
+	case G_DROP: return NPORTS * (NPC + SEMI_DROP_MAX) + 4 + e->reason;
 	default: break;
 	}
 	p = port_index(e->port);
 	if (p < 0)
 		return -1;
-	base = p * (6 + SEMI_DROP_MAX);
+	base = p * (NPC + SEMI_DROP_MAX);
 	switch (e->c) {
 	case RX_VF: return base;
 	case RX_TAP: return base + 1;
@@ -541,9 +676,52 @@ static int expect_index(const struct ctr_exp *e)
 	case TX_TAP: return base + 3;
 	case TX_LOCAL: return base + 4;
 	case REMOTE_SRC: return base + 5;
-	case DROP: return base + 6 + e->reason;
+	case RX_TUNNEL: return base + 6;
+	case TUNNEL_IN: return base + 7;
+	case DROP: return base + NPC + e->reason;
 	default: return -1;
 	}
+}
+
+/* Is out the input frame (its tag removed) inside VXLAN to hostB? */
+static const char *check_encap(const struct tcase *t, const uint8_t *in, int len, int tag_off,
+			       const uint8_t *out, uint32_t nout)
+{
+	uint8_t inner[MAXF], mac[6];
+	int ilen = len;
+	struct in_addr a;
+	uint32_t vni;
+
+	memcpy(inner, in, (size_t)len);
+	if (tag_off >= 0) {
+		memmove(inner + tag_off, inner + tag_off + 4, (size_t)(len - tag_off - 4));
+		ilen -= 4;
+	}
+	if ((int)nout != ilen + 50)
+		return "wrong length";
+	semi_mac_parse(PEER_MAC, mac);
+	if (memcmp(out, mac, 6))
+		return "outer destination is not the peer's next hop";
+	semi_mac_parse(HOST_MAC, mac);
+	if (memcmp(out + 6, mac, 6) || out[12] != 0x08 || out[13] != 0x00)
+		return "outer source or ethertype";
+	if (out[14] != 0x45 || out[23] != IPPROTO_UDP || csum(out + 14, 20) != 0)
+		return "outer IPv4 header or its checksum";
+	inet_pton(AF_INET, PEER_IP, &a);
+	if (memcmp(out + 30, &a, 4))
+		return "outer destination address";
+	inet_pton(AF_INET, HOST_IP, &a);
+	if (memcmp(out + 26, &a, 4))
+		return "outer source address";
+	if ((out[36] << 8 | out[37]) != SEMI_VXLAN_PORT ||
+	    (out[38] << 8 | out[39]) != ilen + 16 || (out[16] << 8 | out[17]) != ilen + 36)
+		return "UDP port or lengths";
+	vni = (uint32_t)(out[46] << 16 | out[47] << 8 | out[48]);
+	if (out[42] != 0x08 || vni != (uint32_t)t->encap)
+		return "VXLAN flags or VNI";
+	if (memcmp(out + 50, inner, (size_t)ilen))
+		return "inner frame differs";
+	return NULL;
 }
 
 /* ---- running a case ---- */
@@ -572,10 +750,16 @@ static int set_paths(const struct tcase *t)
 		const struct path_set *ps = &t->paths[i];
 
 		if (semi_path_set(dp, ps->port,
-				  semi_pathw_make((enum semi_path)ps->rx,
-						  ps->tx < 0 ? SEMI_TX_ALL : (unsigned int)ps->tx)))
+				  semi_pathw_make_flags((enum semi_path)ps->rx,
+							ps->tx < 0 ? SEMI_TX_ALL : (unsigned int)ps->tx,
+							(unsigned int)ps->flags)))
 			return -1;
 	}
+	for (int i = 0; i < NPORTS; i++)
+		if (semi_port_set_tunnel(dp, ports[i].name,
+					 t->tunnel && !strcmp(t->tunnel, ports[i].name) ? "hostB" :
+											  NULL))
+			return -1;
 	return 0;
 }
 
@@ -694,7 +878,19 @@ static int run_case(const struct tcase *t)
 		fail(t, "frame left with VLAN %u, want %d", tr.vlan_out, t->vlan_out);
 		ok = false;
 	}
-	if (t->strip) {
+	if (t->encap) {
+		const char *why = check_encap(t, in + 4, len, tag_off, fout, nout);
+
+		if (why) {
+			fail(t, "encapsulation: %s", why);
+			ok = false;
+		}
+	} else if (t->decap) {
+		if ((int)nout != len - 50 || memcmp(fout, in + 4 + 50, (size_t)len - 50)) {
+			fail(t, "output is %u bytes, want the %d-byte inner frame", nout, len - 50);
+			ok = false;
+		}
+	} else if (t->strip) {
 		uint8_t *f = in + 4;
 
 		if ((int)nout != len - 4 || memcmp(fout, f, 12) ||
@@ -715,7 +911,7 @@ static int run_case(const struct tcase *t)
 	flatten(&s1, after, NULL);
 	memset(want, 0, sizeof(want));
 	if (t->prog != PORT)
-		want[NPORTS * (6 + SEMI_DROP_MAX)] = 1;	/* global.uplink_rx */
+		want[NPORTS * (NPC + SEMI_DROP_MAX)] = 1;	/* global.uplink_rx */
 	for (int i = 0; i < 8 && t->ctrs[i].c; i++) {
 		int k = expect_index(&t->ctrs[i]);
 
@@ -737,7 +933,18 @@ static int run_case(const struct tcase *t)
 
 static int setup(void)
 {
+	struct semi_peer_conf peer = { .name = "hostB", .vni = PEER_VNI };
+	struct in_addr a;
+
 	if (semi_dp_attach_uplink(dp, "up0", SEMI_XDP_AUTO))
+		return -1;
+	inet_pton(AF_INET, PEER_IP, &a);
+	peer.remote_ip = a.s_addr;
+	inet_pton(AF_INET, HOST_IP, &a);
+	peer.local_ip = a.s_addr;
+	semi_mac_parse(PEER_MAC, peer.remote_mac);
+	semi_mac_parse(HOST_MAC, peer.local_mac);
+	if (semi_peer_put(dp, &peer, NULL) || semi_tunnel_listen(dp, a.s_addr, 0))
 		return -1;
 	for (int i = 0; i < NPORTS; i++) {
 		struct semi_port_conf c = {};
