@@ -379,7 +379,8 @@ int config_parse(struct netd_config *c, const char *file, const char *text, size
 		snprintf(err, errlen, "config %s: out of memory", file);
 		return -ENOMEM;
 	}
-	root = json_tokener_parse_ex(tok, text, (int)len);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	root = json_tokener_parse_ex(tok, text, (int)len + (text[len] == '\0'));
 	jerr = json_tokener_get_error(tok);
 	end = (size_t)json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);

@@ -772,7 +772,7 @@ int main(int argc, char **argv)
 	json_object *req, *args, *local, *reply = NULL;
 	struct linebuf lb = {};
 	const char *why = NULL, *env;
-	int c, fd = -1, err = 0, ret, nwords = 0;
+	int c, fd = -1, err = 0, ret, nwords = 0, send_err = 0;
 	bool want_help = false;
 	char *line;
 	size_t len;
@@ -895,23 +895,27 @@ int main(int argc, char **argv)
 	json_object_object_add(req, "args", json_object_get(args));
 	line = proto_line(req, &len);
 	json_object_put(req);
-	if (!line || send_all(fd, line, len)) {
-		fprintf(stderr, "semi-netctl: cannot send to semi-netd at %s: %s\n", sock_path,
-			strerror(errno));
-		free(line);
-		ret = EXIT_REFUSED;
-		goto out_fd;
-	}
+	/*
+	 * A refused client (credentials, too many clients) is told why on
+	 * connect and closed: read that even when the send fails.
+	 */
+	if (!line || send_all(fd, line, len))
+		send_err = line ? errno : ENOMEM;
 	free(line);
 	/* The reply is the object with our id; events before it are not ours. */
 	for (;;) {
-		reply = read_obj(fd, &lb, mono_ms() + g.timeout_ms, &why);
+		reply = read_obj(fd, &lb, mono_ms() + (send_err ? 1000 : g.timeout_ms), &why);
 		if (!reply || !jget(reply, "event"))
 			break;
 		json_object_put(reply);
 	}
 	if (!reply) {
-		fprintf(stderr, "semi-netctl: no reply from semi-netd at %s: %s\n", sock_path, why);
+		if (send_err)
+			fprintf(stderr, "semi-netctl: cannot send to semi-netd at %s: %s\n",
+				sock_path, strerror(send_err));
+		else
+			fprintf(stderr, "semi-netctl: no reply from semi-netd at %s: %s\n",
+				sock_path, why);
 		ret = EXIT_REFUSED;
 		goto out_fd;
 	}

@@ -391,16 +391,42 @@ static void auto_event(struct netd *d, struct port *p, enum fsm_event ev, uint64
 
 /* ---- commands ---- */
 
+/* A port's device must be able to carry a VM's frames. */
+static int check_dev(struct netd *d, const char *port, const char *role, const char *dev,
+		     struct netd_err *e)
+{
+	struct netcfg_link l;
+
+	if (!dev[0] || netcfg_link_get_by_name(d->nc, dev, &l) < 0)
+		return 0;	/* absent: checked when it appears */
+	if (l.flags & IFF_LOOPBACK) {
+		nerr_set(e, E_BAD_ARG, "port %s: %s %s is a loopback device", port, role, dev);
+		return -EINVAL;
+	}
+	if (!strcmp(l.kind, "bridge")) {
+		nerr_set(e, E_BAD_ARG, "port %s: %s %s is a bridge, not a VM's device", port,
+			 role, dev);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_unique(struct netd *d, const struct port_rec *r, const struct port *self,
 			struct netd_err *e)
 {
 	char mac[18];
+	int err;
 
 	if (r->vf[0] && !strcmp(r->vf, r->tap)) {
 		nerr_set(e, E_BAD_ARG, "port %s: vf and tap are the same device %s", r->name,
 			 r->vf);
 		return -EINVAL;
 	}
+	err = check_dev(d, r->name, "vf", r->vf, e);
+	if (!err)
+		err = check_dev(d, r->name, "tap", r->tap, e);
+	if (err)
+		return err;
 	if (d->cfg.uplink[0] && (!strcmp(r->vf, d->cfg.uplink) || !strcmp(r->tap, d->cfg.uplink))) {
 		nerr_set(e, E_BUSY, "port %s: %s is the uplink of instance %s", r->name,
 			 d->cfg.uplink, d->cfg.instance);
@@ -470,6 +496,8 @@ int port_add(struct netd *d, const struct port_rec *want, struct port **out,
 		goto out_dp;
 	}
 	p->r.vf_tx_base = vf_tx_now(d, p);	/* a new port's counters start at 0 */
+	/* Counter deltas for watchers count from here. */
+	p->have_last = semi_port_stats_get_id(d->dp, p->id, &p->last) == 0;
 	err = ports_save(d, e);
 	if (err)
 		goto out_table;
@@ -1125,6 +1153,7 @@ int ports_reconcile(struct netd *d, struct state_doc *doc, bool have_file)
 		if (p->r.handover == FH_WAIT &&
 		    (!in_dp || vf != was.vf_ifindex || vf_tx_now(d, p) < p->r.vf_tx_base))
 			p->r.vf_tx_base = vf_tx_now(d, p);
+		p->have_last = semi_port_stats_get_id(d->dp, p->id, &p->last) == 0;
 	}
 	return 0;
 }

@@ -586,10 +586,16 @@ int proto_parse_request(const char *line, size_t len, struct request *req,
 		proto_err_set(err, E_INTERNAL, "out of memory");
 		return -EINVAL;
 	}
-	root = json_tokener_parse_ex(tok, line, (int)len);
+	/* Strict JSON; the terminating NUL (when there) ends a bare number. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	root = json_tokener_parse_ex(tok, line, (int)len + (line[len] == '\0'));
 	jerr = json_tokener_get_error(tok);
 	used = (size_t)json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
+	if (!root && jerr == json_tokener_success) {
+		proto_err_set(err, E_BAD_REQUEST, "a request is a JSON object, not null");
+		return -EINVAL;
+	}
 	if (!root || jerr != json_tokener_success) {
 		if (jerr == json_tokener_continue)
 			proto_err_set(err, E_BAD_JSON, "bad JSON: the line ends inside a value");

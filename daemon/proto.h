@@ -159,7 +159,8 @@ struct request {
 };
 
 /*
- * Parse and validate one request line against the command table.  0 with
+ * Parse and validate one request line (NUL-terminated at len, as
+ * linebuf_next() gives it) against the command table.  0 with
  * *req filled (free with request_free), or -EINVAL with err filled; req->id
  * is set whenever the line carried a usable id, also on failure, so that
  * the error reply can echo it.

@@ -257,7 +257,8 @@ int statefile_parse(const char *path, const char *text, size_t len, struct state
 	tok = json_tokener_new_ex(PROTO_JSON_DEPTH);
 	if (!tok)
 		return -ENOMEM;
-	root = json_tokener_parse_ex(tok, text, (int)len);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	root = json_tokener_parse_ex(tok, text, (int)len + (text[len] == '\0'));
 	jerr = json_tokener_get_error(tok);
 	end = (size_t)json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
