@@ -1,0 +1,19 @@
+# SPDX-License-Identifier: GPL-2.0
+# tests/guest/: a real Linux guest with net_failover in QEMU on the lab's
+# hosts (nothing to compile: the guest image is built from Debian packages
+# at test time, under $(B)/guest/).
+#
+#   make check-guest [GUEST_RUNS=10]   boot once, GUEST_RUNS live migrations
+#                                      hostA -> hostB -> hostA ... under 100 pings/s,
+#                                      print the distribution of lost pings and
+#                                      longest outage
+# The behaviour tests (tests/guest/test_guest.py) run in `make check`.
+
+GUEST_RUNS ?= 10
+GUEST_ARGS ?=
+
+.PHONY: check-guest
+check-guest: deps
+	$(Q)$(MAKE) --no-print-directory tests
+	$(Q)SEMI_BUILD=$(abspath $(B)) $(PYTHON) tests/guest/guest measure \
+		--runs $(GUEST_RUNS) $(GUEST_ARGS)
