@@ -11,6 +11,7 @@ import time
 import pytest
 
 import netns
+import semilab
 
 
 class Meter:
@@ -45,13 +46,18 @@ class Meter:
 @pytest.fixture
 def pair(build):
     """Two namespaces joined by a veth pair 'v' (192.0.2.1/2, 2001:db8::1/2),
-    with permanent neighbour entries: the meter and the cable, nothing else."""
+    with permanent neighbour entries and the lab's quiet sysctls (no router
+    solicitations, no late MLD reports): the meter and the cable, nothing
+    else on it."""
     a, b = netns.NetNS("ma"), netns.NetNS("mb")
     m = Meter(build)
     try:
-        netns.veth(a, "v", b, "v")
+        for ns in (a, b):
+            semilab.sysctl(ns.name, semilab.NS_SYSCTLS)
+        netns.veth(a, "v", b, "v", up=False)
         for ns, mine, peer in ((a, 1, 2), (b, 2, 1)):
-            ns.run(["sysctl", "-qw", "net.ipv6.conf.v.accept_dad=0"])
+            semilab.sysctl(ns.name, {"net.ipv6.conf.v.disable_ipv6": 0})
+            ns.ip("link set dev v up")
             ns.ip(f"addr add 192.0.2.{mine}/24 dev v")
             ns.ip(f"addr add 2001:db8::{mine}/64 dev v nodad")
         for ns, peer_ns, peer in ((a, b, 2), (b, a, 1)):
