@@ -25,6 +25,16 @@ struct semi_bench_hdr {
 #define SEMI_BENCH_MAX_FRAME	1500
 #define SEMI_BENCH_MAX_BATCH	256	/* kernel limit for live-frame batches */
 
+/*
+ * semi-count's device table: (network namespace inode, ifindex) -> the
+ * device's index in its per-CPU counter array.  The namespace is part of the
+ * key because two namespaces may hold devices with the same ifindex.
+ */
+struct semi_count_devkey {
+	__u32 netns;	/* inode of the network namespace (nsfs, ns.inum) */
+	__u32 ifindex;
+};
+
 /* Per-device counters of semi-count, one per-CPU array slot each. */
 enum semi_count_ctr {
 	SEMI_COUNT_FRAMES = 0,	/* frames carrying the magic */

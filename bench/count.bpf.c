@@ -1,9 +1,17 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /*
- * semi-count's program, attached (XDP) to every receiving device.  One
- * instance per device, each with its own counters; all instances share one
+ * semi-count's program: loaded once, attached (XDP) to every receiving
+ * device.  Each device has its own slot of per-CPU counters; all share one
  * bitmap of the sequence numbers seen, so a frame delivered twice -- on the
  * same device or on two -- counts as a duplicate.
+ *
+ * Which device a frame arrived on: ingress_ifindex alone is ambiguous (two
+ * namespaces may both have an ifindex 2), so the program reads the
+ * receiving net_device's namespace through the kernel's xdp_buff
+ * (bpf_cast_to_kern_ctx, CO-RE field reads) and looks the pair up in
+ * semi_count_devs.  A one-entry per-CPU cache keyed by the net_device
+ * pointer skips that lookup while frames keep coming from the same device,
+ * which is what NAPI delivers: a burst per device.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -18,16 +26,66 @@
 const volatile __u64 max_seq;		/* bits in semi_count_seen */
 const volatile __u32 pass_counted;	/* XDP_PASS counted frames too */
 
+/* The few kernel fields read, relocated by CO-RE against vmlinux BTF. */
+struct ns_common___sc {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct net___sc {
+	struct ns_common___sc ns;
+} __attribute__((preserve_access_index));
+
+typedef struct {
+	struct net___sc *net;
+} possible_net_t___sc;
+
+struct net_device___sc {
+	possible_net_t___sc nd_net;
+} __attribute__((preserve_access_index));
+
+struct xdp_rxq_info___sc {
+	struct net_device___sc *dev;
+} __attribute__((preserve_access_index));
+
+struct xdp_buff___sc {
+	struct xdp_rxq_info___sc *rxq;
+} __attribute__((preserve_access_index));
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
 struct semi_count_vals {
 	__u64 c[SEMI_COUNT_NR];
 };
 
+/* Indexed by device index; max_entries = number of devices, set before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct semi_count_vals);
 } semi_count_ctrs SEC(".maps");
+
+/* (netns inode, ifindex) -> device index; filled before any attach. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct semi_count_devkey);
+	__type(value, __u32);
+} semi_count_devs SEC(".maps");
+
+/* The last device seen on this CPU and its index. */
+struct semi_count_cache {
+	__u64 dev;	/* struct net_device address, 0 = none */
+	__u32 idx;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct semi_count_cache);
+} semi_count_cache SEC(".maps");
 
 /* Bit n set: seq n seen.  max_entries = max_seq / 64, set before load. */
 struct {
@@ -82,6 +140,33 @@ static __always_inline struct semi_bench_hdr *find_hdr(void *data,
 	return h;
 }
 
+/* This device's counters, or NULL for a device not in the table. */
+static __always_inline struct semi_count_vals *dev_ctrs(struct xdp_md *ctx)
+{
+	struct xdp_buff___sc *kctx = bpf_cast_to_kern_ctx(ctx);
+	struct net_device___sc *dev = kctx->rxq->dev;
+	struct semi_count_cache *cache;
+	struct semi_count_devkey key;
+	__u32 zero = 0, idx, *p;
+
+	cache = bpf_map_lookup_elem(&semi_count_cache, &zero);
+	if (!cache)
+		return NULL;
+	if (cache->dev == (__u64)dev) {
+		idx = cache->idx;
+	} else {
+		key.netns = dev->nd_net.net->ns.inum;
+		key.ifindex = ctx->ingress_ifindex;
+		p = bpf_map_lookup_elem(&semi_count_devs, &key);
+		if (!p)
+			return NULL;
+		idx = *p;
+		cache->dev = (__u64)dev;
+		cache->idx = idx;
+	}
+	return bpf_map_lookup_elem(&semi_count_ctrs, &idx);
+}
+
 SEC("xdp")
 int semi_count(struct xdp_md *ctx)
 {
@@ -89,10 +174,10 @@ int semi_count(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct semi_count_vals *v;
 	struct semi_bench_hdr *h;
-	__u32 key = 0, word;
+	__u32 word;
 	__u64 seq, bit, old, *p;
 
-	v = bpf_map_lookup_elem(&semi_count_ctrs, &key);
+	v = dev_ctrs(ctx);
 	if (!v)
 		return XDP_PASS;
 	h = find_hdr(data, data_end);

@@ -2,14 +2,23 @@
 /*
  * semi-count: the counting receivers for semi-pktgen's frames.
  *
- * One instance of bench/count.bpf.c per device, attached as an XDP
- * bpf_link (so that the kernel detaches it whenever this process ends,
- * however it ends), each entered through its own network namespace.  All
- * instances share one bitmap of the sequence numbers seen: a frame that
+ * bench/count.bpf.c is loaded once and attached to every device as an
+ * XDP bpf_link (so that the kernel detaches it whenever this process ends,
+ * however it ends), each entered through its own network namespace.  The
+ * program finds the device's counter slot by (namespace inode, ifindex);
+ * all devices share one bitmap of the sequence numbers seen: a frame that
  * arrives twice, on one device or on two, is a duplicate.
+ *
+ * Attaching one program many times is cheap: no load or verification per
+ * device, and the kernel's XDP dispatcher changes (and waits for an RCU
+ * grace period) only when a program it does not hold yet is attached.
+ * Measured here: 2000 veths attach in 0.2 s, 8192 in 1.3 s; a program per
+ * device cost ~10 ms each.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <net/if.h>
@@ -20,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <linux/if_link.h>
@@ -32,22 +42,34 @@
 #include "bench/util.h"
 #include "bench_count.skel.h"
 
-#define MAX_DEVS	64
+#define MAX_DEVS	65536
 #define DEFAULT_MAX_SEQ	(1ULL << 26)	/* 8 MiB of bitmap */
 #define LIMIT_MAX_SEQ	(1ULL << 35)	/* 4 GiB of bitmap: 2^29 words */
 
+/* A network namespace some devices live in, opened once. */
+struct netns_ref {
+	char *name;		/* NULL: the namespace semi-count runs in */
+	int fd;
+	uint32_t inum;		/* nsfs inode: the key the program sees */
+};
+
 struct rx_dev {
-	const char *arg;	/* as given: NS:IFNAME */
-	char *ns;		/* NULL: the namespace semi-count runs in */
+	char *arg;		/* NS:IFNAME, as given or as a glob expanded */
+	int ns;			/* index into config.netns */
 	char *ifname;
-	struct bench_count *skel;
+	uint32_t ifindex;
 	int link_fd;
 	uint64_t c[SEMI_COUNT_NR];	/* summed over CPUs at the end */
 };
 
 struct config {
-	struct rx_dev devs[MAX_DEVS];
+	char **specs;		/* --dev and --dev-file lines, in order */
+	int nspecs;
+	struct rx_dev *devs;	/* the specs expanded */
 	int ndevs;
+	struct netns_ref *netns;
+	int nnetns;
+	struct bench_count *skel;
 	uint64_t max_seq;
 	uint64_t expect;
 	bool has_expect;
@@ -59,32 +81,84 @@ struct config {
 	int verbose;
 };
 
-static int add_dev(void *p, const char *arg)
+static bool is_glob(const char *s)
 {
-	struct config *cfg = p;
-	struct rx_dev *d;
+	return strpbrk(s, "*?[") != NULL;
+}
+
+/* NS:IFNAME or NS:GLOB; NS may be empty only as "-" (this namespace). */
+static int check_spec(const char *arg)
+{
 	const char *colon = strrchr(arg, ':');
 	const char *ifname = colon ? colon + 1 : arg;
 
-	if (cfg->ndevs >= MAX_DEVS) {
+	if (!*ifname || (colon && colon == arg))
+		return -EINVAL;
+	if (!is_glob(ifname) && strlen(ifname) >= IFNAMSIZ)
+		return -EINVAL;
+	return 0;
+}
+
+static int add_spec(struct config *cfg, const char *arg)
+{
+	char **n;
+
+	if (check_spec(arg))
+		return -EINVAL;
+	if (cfg->nspecs >= MAX_DEVS) {
 		fprintf(stderr, "%s: at most %d devices\n", prog_name, MAX_DEVS);
 		return -E2BIG;
 	}
-	if (!*ifname || strlen(ifname) >= IFNAMSIZ || (colon && colon == arg))
-		return -EINVAL;
-	d = &cfg->devs[cfg->ndevs];
-	d->arg = arg;
-	d->ifname = strdup(ifname);
-	if (!d->ifname)
+	n = realloc(cfg->specs, (cfg->nspecs + 1) * sizeof(*n));
+	if (!n)
 		return -ENOMEM;
-	if (colon && !(colon - arg == 1 && arg[0] == '-')) {
-		d->ns = strndup(arg, colon - arg);
-		if (!d->ns)
-			return -ENOMEM;
-	}
-	d->link_fd = -1;
-	cfg->ndevs++;
+	cfg->specs = n;
+	cfg->specs[cfg->nspecs] = strdup(arg);
+	if (!cfg->specs[cfg->nspecs])
+		return -ENOMEM;
+	cfg->nspecs++;
 	return 0;
+}
+
+static int add_dev(void *p, const char *arg)
+{
+	return add_spec(p, arg);
+}
+
+/* One NS:IFNAME (or NS:GLOB) per line; blank lines and '#' comments skipped. */
+static int add_dev_file(void *p, const char *path)
+{
+	struct config *cfg = p;
+	char *line = NULL, *s, *e;
+	size_t cap = 0;
+	int lineno = 0, err = 0;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f) {
+		fprintf(stderr, "%s: cannot read %s: %s\n", prog_name, path,
+			strerror(errno));
+		return -errno;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		lineno++;
+		for (s = line; isspace((unsigned char)*s); s++)
+			;
+		if (!*s || *s == '#')
+			continue;
+		for (e = s + strlen(s); e > s && isspace((unsigned char)e[-1]); e--)
+			;
+		*e = '\0';
+		err = add_spec(cfg, s);
+		if (err) {
+			fprintf(stderr, "%s: %s:%d: bad device '%s'\n", prog_name,
+				path, lineno, s);
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return err;
 }
 
 #define O(n, s, t, f, mv, h, ...)					\
@@ -93,10 +167,14 @@ static int add_dev(void *p, const char *arg)
 	  __VA_ARGS__ }
 
 static const struct opt options[] = {
-	O("dev", 'd', OPT_CALL, devs, "NS:IFNAME",
+	O("dev", 'd', OPT_CALL, specs, "NS:IFNAME",
 	  "count on IFNAME in netns NS (/run/netns/NS, or a path if it starts "
-	  "with /; '-' or none: this one); repeatable",
+	  "with /; '-' or none: this one); IFNAME may be a glob (NS:veth*: "
+	  "every match); repeatable",
 	  .fn = add_dev),
+	O("dev-file", 'f', OPT_CALL, specs, "FILE",
+	  "read more --dev values from FILE, one per line ('#' comments)",
+	  .fn = add_dev_file),
 	O("max-seq", 'm', OPT_U64, max_seq, "N",
 	  "track seqs 0..N-1 for duplicates (default 2^26; N/8 bytes)",
 	  .min = 64, .max = LIMIT_MAX_SEQ),
@@ -119,10 +197,11 @@ static const struct opt options[] = {
 };
 
 static const char usage[] =
-	"--dev NS:IFNAME [--dev NS:IFNAME ...] [--max-seq N] [--expect N] "
-	"[--duration S] [-j]";
+	"--dev NS:IFNAME [--dev NS:GLOB ...] [--dev-file FILE] [--max-seq N] "
+	"[--expect N] [--duration S] [-j]";
 static const char description[] =
-	"Count semi-pktgen frames with an XDP program on each device.  Prints\n"
+	"Count semi-pktgen frames with an XDP program on each device.  Loads the\n"
+	"program once and attaches it to every device (a bpf_link each).  Prints\n"
 	"'ready' once every device is attached, counts until SIGINT/SIGTERM,\n"
 	"EOF on stdin (when stdin is a pipe, socket or terminal) or --duration,\n"
 	"detaches, and prints per device the frames with the magic, their bytes\n"
@@ -133,78 +212,291 @@ static const char description[] =
 
 /* The namespace this process started in, to come back to after each dev. */
 static int home_ns = -1;
+static int cur_ns = -1;		/* index into config.netns we are in, -1: home */
 
-static int enter_ns(const char *ns)
+static int ns_open_path(const char *ns)
 {
 	char path[PATH_MAX];
-	int fd, err = 0;
+	int fd;
 
 	if (ns[0] == '/')
 		snprintf(path, sizeof(path), "%s", ns);
 	else
 		snprintf(path, sizeof(path), "/run/netns/%s", ns);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* The index of namespace name (NULL: our own) in cfg->netns, opened once. */
+static int netns_get(struct config *cfg, const char *name)
+{
+	struct netns_ref *n;
+	struct stat st;
+	int i, fd;
+
+	for (i = 0; i < cfg->nnetns; i++) {
+		const char *have = cfg->netns[i].name;
+
+		if ((!have && !name) || (have && name && !strcmp(have, name)))
+			return i;
+	}
+	fd = name ? ns_open_path(name) : dup(home_ns);
 	if (fd < 0)
+		return name ? fd : -errno;
+	if (fstat(fd, &st) < 0) {
+		i = -errno;
+		close(fd);
+		return i;
+	}
+	n = realloc(cfg->netns, (cfg->nnetns + 1) * sizeof(*n));
+	if (!n) {
+		close(fd);
+		return -ENOMEM;
+	}
+	cfg->netns = n;
+	n = &cfg->netns[cfg->nnetns];
+	n->name = name ? strdup(name) : NULL;
+	n->fd = fd;
+	n->inum = st.st_ino;
+	if (name && !n->name) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return cfg->nnetns++;
+}
+
+static int enter_ns(const struct config *cfg, int ns)
+{
+	if (ns == cur_ns)
+		return 0;
+	if (setns(ns < 0 ? home_ns : cfg->netns[ns].fd, CLONE_NEWNET) < 0)
 		return -errno;
-	if (setns(fd, CLONE_NEWNET) < 0)
-		err = -errno;
-	close(fd);
+	cur_ns = ns;
+	return 0;
+}
+
+static int leave_ns(const struct config *cfg)
+{
+	int err = enter_ns(cfg, -1);
+
+	/* Cannot go on in the wrong namespace. */
+	if (err)
+		pr_warn("cannot return to the original network namespace: %s\n",
+			strerror(-err));
 	return err;
 }
 
-static int leave_ns(void)
+static const char *ns_label(const struct config *cfg, int ns)
 {
-	if (setns(home_ns, CLONE_NEWNET) < 0)
+	return cfg->netns[ns].name ? cfg->netns[ns].name : "(own)";
+}
+
+static int push_dev(struct config *cfg, int ns, const char *ifname,
+		    uint32_t ifindex, const char *arg)
+{
+	struct rx_dev *d;
+
+	if (cfg->ndevs >= MAX_DEVS) {
+		pr_warn("at most %d devices\n", MAX_DEVS);
+		return -E2BIG;
+	}
+	if (!(cfg->ndevs & (cfg->ndevs - 1))) {
+		/* Grow at powers of two. */
+		size_t cap = cfg->ndevs ? 2 * (size_t)cfg->ndevs : 16;
+
+		d = realloc(cfg->devs, cap * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		cfg->devs = d;
+	}
+	d = &cfg->devs[cfg->ndevs];
+	memset(d, 0, sizeof(*d));
+	d->ns = ns;
+	d->ifindex = ifindex;
+	d->link_fd = -1;
+	d->ifname = strdup(ifname);
+	if (arg)
+		d->arg = strdup(arg);
+	else if (asprintf(&d->arg, "%s:%s", cfg->netns[ns].name ?
+			  cfg->netns[ns].name : "-", ifname) < 0)
+		d->arg = NULL;
+	if (!d->ifname || !d->arg) {
+		free(d->ifname);
+		free(d->arg);
+		return -ENOMEM;
+	}
+	cfg->ndevs++;
+	return 0;
+}
+
+/* Every device of the current namespace whose name matches pattern. */
+static int expand_glob(struct config *cfg, int ns, const char *pattern,
+		       const char *spec)
+{
+	struct if_nameindex *all, *i;
+	int n = 0, err = 0;
+
+	all = if_nameindex();
+	if (!all) {
+		err = -errno;
+		pr_warn("cannot list the devices of network namespace %s: %s\n",
+			ns_label(cfg, ns), strerror(-err));
+		return err;
+	}
+	for (i = all; i->if_index && !err; i++) {
+		if (fnmatch(pattern, i->if_name, 0))
+			continue;
+		err = push_dev(cfg, ns, i->if_name, i->if_index, NULL);
+		n++;
+	}
+	if_freenameindex(all);
+	if (!err && !n) {
+		pr_warn("no device matches %s in network namespace %s\n", spec,
+			ns_label(cfg, ns));
+		err = -ENODEV;
+	}
+	return err;
+}
+
+/*
+ * Turn the specs into devices: each namespace opened once, each name
+ * resolved (globs listed) inside its namespace.
+ */
+static int expand_specs(struct config *cfg)
+{
+	int i, ns, err = 0;
+
+	for (i = 0; i < cfg->nspecs && !err; i++) {
+		const char *spec = cfg->specs[i];
+		const char *colon = strrchr(spec, ':');
+		const char *ifname = colon ? colon + 1 : spec;
+		char *name = NULL;
+		uint32_t ifindex;
+
+		if (colon && !(colon - spec == 1 && spec[0] == '-')) {
+			name = strndup(spec, colon - spec);
+			if (!name)
+				return -ENOMEM;
+		}
+		ns = netns_get(cfg, name);
+		if (ns < 0) {
+			err = ns;
+			pr_warn("cannot enter network namespace %s for %s: %s\n",
+				name, ifname, strerror(-err));
+			free(name);
+			break;
+		}
+		free(name);
+		err = enter_ns(cfg, ns);
+		if (err) {
+			pr_warn("cannot enter network namespace %s for %s: %s\n",
+				ns_label(cfg, ns), ifname, strerror(-err));
+			break;
+		}
+		if (is_glob(ifname)) {
+			err = expand_glob(cfg, ns, ifname, spec);
+			continue;
+		}
+		ifindex = if_nametoindex(ifname);
+		if (!ifindex) {
+			err = -errno;
+			pr_warn("no device %s in network namespace %s\n", ifname,
+				ns_label(cfg, ns));
+			break;
+		}
+		err = push_dev(cfg, ns, ifname, ifindex, spec);
+	}
+	if (leave_ns(cfg) && !err)
+		err = -EIO;
+	return err;
+}
+
+/* One link per device, plus what libbpf and stdio need. */
+static int raise_nofile(int ndevs)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)ndevs + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur >= want)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+		pr_warn("%d devices need %llu open files; the hard limit is %llu\n",
+			ndevs, (unsigned long long)want,
+			(unsigned long long)rl.rlim_max);
+		return -EMFILE;
+	}
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return -errno;
 	return 0;
 }
 
-static int load_dev(const struct config *cfg, struct rx_dev *d,
-		    struct bench_count *first)
+static int load_prog(struct config *cfg)
 {
-	struct bpf_map *seen;
+	struct bench_count *skel;
 	int err;
 
-	d->skel = bench_count__open();
-	if (!d->skel)
+	skel = bench_count__open();
+	if (!skel)
 		return -errno;
-	d->skel->rodata->max_seq = cfg->max_seq;
-	d->skel->rodata->pass_counted = cfg->pass;
-	seen = d->skel->maps.semi_count_seen;
-	if (first)
-		err = bpf_map__reuse_fd(seen,
-				bpf_map__fd(first->maps.semi_count_seen));
-	else
-		err = bpf_map__set_max_entries(seen, cfg->max_seq / 64);
+	cfg->skel = skel;
+	skel->rodata->max_seq = cfg->max_seq;
+	skel->rodata->pass_counted = cfg->pass;
+	err = bpf_map__set_max_entries(skel->maps.semi_count_seen,
+				       cfg->max_seq / 64);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.semi_count_ctrs,
+					       cfg->ndevs);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.semi_count_devs,
+					       cfg->ndevs);
 	if (err)
 		return err;
-	return bench_count__load(d->skel);
+	return bench_count__load(skel);
 }
 
-static int attach_dev(const struct config *cfg, struct rx_dev *d)
+/* The device table, filled before anything is attached. */
+static int fill_devs(struct config *cfg)
+{
+	int fd = bpf_map__fd(cfg->skel->maps.semi_count_devs);
+	struct semi_count_devkey key;
+	uint32_t i, other;
+
+	for (i = 0; i < (uint32_t)cfg->ndevs; i++) {
+		const struct rx_dev *d = &cfg->devs[i];
+
+		key.netns = cfg->netns[d->ns].inum;
+		key.ifindex = d->ifindex;
+		if (!bpf_map_update_elem(fd, &key, &i, BPF_NOEXIST))
+			continue;
+		if (errno == EEXIST && !bpf_map_lookup_elem(fd, &key, &other)) {
+			pr_warn("device %s given twice (also as %s)\n", d->arg,
+				cfg->devs[other].arg);
+			return -EEXIST;
+		}
+		pr_warn("cannot add %s to the device table: %s\n", d->arg,
+			strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int attach_dev(struct config *cfg, struct rx_dev *d, int prog_fd)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, opts,
 		.flags = cfg->generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE,
 	);
-	int ifindex, err = 0, fd;
+	int err, fd;
 
-	if (d->ns) {
-		err = enter_ns(d->ns);
-		if (err) {
-			pr_warn("cannot enter network namespace %s for %s: %s\n",
-				d->ns, d->ifname, strerror(-err));
-			return err;
-		}
+	err = enter_ns(cfg, d->ns);
+	if (err) {
+		pr_warn("cannot enter network namespace %s for %s: %s\n",
+			ns_label(cfg, d->ns), d->ifname, strerror(-err));
+		return err;
 	}
-	ifindex = if_nametoindex(d->ifname);
-	if (!ifindex) {
-		err = -errno;
-		pr_warn("no device %s in network namespace %s\n", d->ifname,
-			d->ns ? d->ns : "(own)");
-		goto out_leave;
-	}
-	fd = bpf_link_create(bpf_program__fd(d->skel->progs.semi_count),
-			     ifindex, BPF_XDP, &opts);
+	fd = bpf_link_create(prog_fd, d->ifindex, BPF_XDP, &opts);
 	if (fd < 0) {
 		err = -errno;
 		pr_warn("cannot attach XDP (%s mode) to %s: %s%s\n",
@@ -212,22 +504,22 @@ static int attach_dev(const struct config *cfg, struct rx_dev *d)
 			strerror(-err),
 			err == -EBUSY || err == -EEXIST ?
 			" (another XDP program is attached)" : "");
-		goto out_leave;
+		return err;
 	}
 	d->link_fd = fd;
-	pr_debug("counting on %s (ifindex %d)\n", d->arg, ifindex);
-out_leave:
-	if (d->ns) {
-		int e = leave_ns();
+	pr_debug("counting on %s (ifindex %u)\n", d->arg, d->ifindex);
+	return 0;
+}
 
-		if (e) {
-			/* Cannot go on in the wrong namespace. */
-			pr_warn("cannot return to the original network namespace: %s\n",
-				strerror(-e));
-			if (!err)
-				err = e;
-		}
-	}
+static int attach_all(struct config *cfg)
+{
+	int prog_fd = bpf_program__fd(cfg->skel->progs.semi_count);
+	int i, err = 0;
+
+	for (i = 0; i < cfg->ndevs && !err; i++)
+		err = attach_dev(cfg, &cfg->devs[i], prog_fd);
+	if (leave_ns(cfg) && !err)
+		err = -EIO;
 	return err;
 }
 
@@ -243,13 +535,13 @@ static void detach_all(struct config *cfg)
 	}
 }
 
-static int read_counters(struct rx_dev *d)
+static int read_counters(struct config *cfg, uint32_t idx)
 {
+	struct rx_dev *d = &cfg->devs[idx];
 	int ncpus = libbpf_num_possible_cpus();
 	struct {
 		uint64_t c[SEMI_COUNT_NR];
 	} *vals;
-	uint32_t key = 0;
 	int cpu, i, err = 0;
 
 	if (ncpus <= 0)
@@ -257,8 +549,8 @@ static int read_counters(struct rx_dev *d)
 	vals = calloc(ncpus, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(bpf_map__fd(d->skel->maps.semi_count_ctrs),
-				&key, vals)) {
+	if (bpf_map_lookup_elem(bpf_map__fd(cfg->skel->maps.semi_count_ctrs),
+				&idx, vals)) {
 		err = -errno;
 		goto out;
 	}
@@ -370,7 +662,7 @@ static json_object *u64_json(uint64_t v)
 }
 
 static void report_json(const struct config *cfg, const struct totals *t,
-			double secs, const char *why)
+			double secs, double attach_secs, const char *why)
 {
 	json_object *o = json_object_new_object(), *arr = json_object_new_array();
 	int i;
@@ -383,7 +675,8 @@ static void report_json(const struct config *cfg, const struct totals *t,
 
 		json_object_object_add(dj, "dev", json_object_new_string(d->arg));
 		json_object_object_add(dj, "netns",
-				d->ns ? json_object_new_string(d->ns) : NULL);
+				cfg->netns[d->ns].name ?
+				json_object_new_string(cfg->netns[d->ns].name) : NULL);
 		json_object_object_add(dj, "ifname",
 				       json_object_new_string(d->ifname));
 		json_object_object_add(dj, "frames", u64_json(d->c[SEMI_COUNT_FRAMES]));
@@ -410,6 +703,8 @@ static void report_json(const struct config *cfg, const struct totals *t,
 			(int64_t)(cfg->expect - t->c[SEMI_COUNT_UNIQUE])));
 	}
 	json_object_object_add(o, "seconds", json_object_new_double(secs));
+	json_object_object_add(o, "attach_seconds",
+			       json_object_new_double(attach_secs));
 	json_object_object_add(o, "stopped_by", json_object_new_string(why));
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
@@ -450,12 +745,12 @@ int main(int argc, char **argv)
 	struct totals tot;
 	const char *why;
 	sigset_t sigs;
-	uint64_t t0;
+	uint64_t t0, t_attach;
 	int i, err = 0, sfd;
 
 	prog_name = "semi-count";
 	parse_opts(argc, argv, options, &cfg, usage, description);
-	if (!cfg.ndevs) {
+	if (!cfg.nspecs) {
 		fprintf(stderr, "%s: at least one --dev is required\nUsage: %s %s\n",
 			prog_name, prog_name, usage);
 		return EXIT_USAGE;
@@ -490,28 +785,40 @@ int main(int argc, char **argv)
 		goto out_sfd;
 	}
 
-	for (i = 0; i < cfg.ndevs; i++) {
-		err = load_dev(&cfg, &cfg.devs[i], i ? cfg.devs[0].skel : NULL);
-		if (err) {
-			pr_warn("cannot load the counting program for %s: %s\n",
-				cfg.devs[i].arg, strerror(-err));
-			goto out_destroy;
-		}
+	t_attach = now_ns();
+	err = expand_specs(&cfg);
+	if (err)
+		goto out_home;
+	err = raise_nofile(cfg.ndevs);
+	if (err) {
+		pr_warn("cannot open enough files for %d devices: %s\n",
+			cfg.ndevs, strerror(-err));
+		goto out_home;
 	}
-	for (i = 0; i < cfg.ndevs; i++) {
-		err = attach_dev(&cfg, &cfg.devs[i]);
-		if (err)
-			goto out_detach;
+	err = load_prog(&cfg);
+	if (err) {
+		pr_warn("cannot load the counting program: %s\n", strerror(-err));
+		goto out_destroy;
 	}
+	err = fill_devs(&cfg);
+	if (err)
+		goto out_destroy;
+	err = attach_all(&cfg);
+	if (err)
+		goto out_detach;
+	t0 = now_ns();
+	pr_info("counting on %d device%s in %d namespace%s (attached in %.3f s)\n",
+		cfg.ndevs, cfg.ndevs == 1 ? "" : "s", cfg.nnetns,
+		cfg.nnetns == 1 ? "" : "s", (t0 - t_attach) / 1e9);
 	printf("ready\n");
 	fflush(stdout);
-	t0 = now_ns();
 
 	why = wait_for_end(&cfg, sfd);
 	detach_all(&cfg);
-	pr_debug("stopped by %s\n", why);
+	pr_debug("stopped by %s; detached in %.3f s\n", why,
+		 (now_ns() - t0) / 1e9);
 	for (i = 0; i < cfg.ndevs; i++) {
-		err = read_counters(&cfg.devs[i]);
+		err = read_counters(&cfg, i);
 		if (err) {
 			pr_warn("cannot read the counters of %s: %s\n",
 				cfg.devs[i].arg, strerror(-err));
@@ -520,7 +827,8 @@ int main(int argc, char **argv)
 	}
 	sum_totals(&cfg, &tot);
 	if (cfg.json)
-		report_json(&cfg, &tot, (now_ns() - t0) / 1e9, why);
+		report_json(&cfg, &tot, (now_ns() - t0) / 1e9,
+			    (t0 - t_attach) / 1e9, why);
 	else
 		report_text(&cfg, &tot, (now_ns() - t0) / 1e9);
 	fflush(stdout);
@@ -528,15 +836,24 @@ int main(int argc, char **argv)
 out_detach:
 	detach_all(&cfg);
 out_destroy:
-	for (i = 0; i < cfg.ndevs; i++)
-		bench_count__destroy(cfg.devs[i].skel);
+	bench_count__destroy(cfg.skel);
+out_home:
 	close(home_ns);
+	for (i = 0; i < cfg.nnetns; i++) {
+		close(cfg.netns[i].fd);
+		free(cfg.netns[i].name);
+	}
+	free(cfg.netns);
 out_sfd:
 	close(sfd);
 out_free:
 	for (i = 0; i < cfg.ndevs; i++) {
-		free(cfg.devs[i].ns);
+		free(cfg.devs[i].arg);
 		free(cfg.devs[i].ifname);
 	}
+	free(cfg.devs);
+	for (i = 0; i < cfg.nspecs; i++)
+		free(cfg.specs[i]);
+	free(cfg.specs);
 	return err ? EXIT_FAIL : EXIT_OK;
 }

@@ -114,7 +114,7 @@ def test_json_fields(pair, counters, pktgen):
         ("g0", 100, 7, 3, 0)
     assert set(res) == {"devices", "total", "bytes", "unique", "duplicates",
                         "out_of_range", "other", "highest_seq", "max_seq",
-                        "seconds", "stopped_by"}
+                        "seconds", "attach_seconds", "stopped_by"}
     assert set(res["devices"][0]) == {"dev", "netns", "ifname", "frames",
                                       "bytes", "unique", "duplicates",
                                       "out_of_range", "other"}

@@ -61,9 +61,9 @@ class LoadLab:
                          ns=self.host.name, **kw)
 
     def start_counter(self):
-        devs = []
-        for i in range(self.nports):
-            devs += ["--dev", f"{self.guest.name}:v{i}g", "--dev", f"{self.guest.name}:t{i}g"]
+        # Every vf and tap peer in the guest namespace, by glob: one program,
+        # one bpf_link per device, 2000 devices in well under a second.
+        devs = ["--dev", f"{self.guest.name}:v*g", "--dev", f"{self.guest.name}:t*g"]
         self.counter = subprocess.Popen([self.bin("semi-count"), "-j", "-q", *devs],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True)
