@@ -13,6 +13,11 @@
  *  - A VF appearing goes through handover (one copy on each path) so the
  *    guest's net_failover can take the VF whenever it is ready; without a
  *    tap there is no second path and the port goes straight to assigned.
+ *  - A VF going down (closed, or no carrier) carries nothing any more:
+ *    from assigned the port hands over, so that the tap's copies reach the
+ *    guest the moment its net_failover lets the standby deliver (a VF that
+ *    is being unplugged closes well before it unregisters).  Elsewhere it
+ *    changes nothing.
  *  - The guest's first frame through the VF ends a waiting handover.
  *  - A tap vanishing in handover leaves the VF as the only path (both would
  *    drop every frame for want of a second target); elsewhere it changes
@@ -50,6 +55,7 @@ static const struct cell table[PS_COUNT][FE_COUNT] = {
 		[FE_SWITCH_BOTH] = HOLD_N(FN_VF | FN_TAP),
 		[FE_VF_GONE] = TO(PS_EMULATED),
 		[FE_VF_BACK] = VF_ARRIVES,	/* a new VF netdev: its ifindex changed */
+		[FE_VF_DOWN] = VF_ARRIVES,	/* handover, if there is a tap */
 		[FE_GUEST_VF_TX] = STAY,
 		[FE_TAP_GONE] = STAY,
 		[FE_MIGRATE_BEGIN] = HOLD_N(FN_TAP),
@@ -63,6 +69,7 @@ static const struct cell table[PS_COUNT][FE_COUNT] = {
 		[FE_SWITCH_BOTH] = HOLD_N(FN_VF | FN_TAP),
 		[FE_VF_GONE] = TO(PS_EMULATED),
 		[FE_VF_BACK] = VF_ARRIVES,
+		[FE_VF_DOWN] = STAY,
 		[FE_GUEST_VF_TX] = TO(PS_ASSIGNED),
 		[FE_TAP_GONE] = BEST,	/* the VF alone, if there is one */
 		[FE_MIGRATE_BEGIN] = HOLD_N(FN_TAP),
@@ -76,6 +83,7 @@ static const struct cell table[PS_COUNT][FE_COUNT] = {
 		[FE_SWITCH_BOTH] = HOLD_N(FN_VF | FN_TAP),
 		[FE_VF_GONE] = STAY,
 		[FE_VF_BACK] = VF_ARRIVES,
+		[FE_VF_DOWN] = STAY,
 		[FE_GUEST_VF_TX] = STAY,
 		[FE_TAP_GONE] = STAY,
 		[FE_MIGRATE_BEGIN] = STAY_N(FN_TAP),	/* VF already gone */
@@ -89,6 +97,7 @@ static const struct cell table[PS_COUNT][FE_COUNT] = {
 		[FE_SWITCH_BOTH] = REFUSE,
 		[FE_VF_GONE] = STAY,
 		[FE_VF_BACK] = STAY,
+		[FE_VF_DOWN] = STAY,
 		[FE_GUEST_VF_TX] = STAY,
 		[FE_TAP_GONE] = STAY,
 		[FE_MIGRATE_BEGIN] = REFUSE,
@@ -102,6 +111,7 @@ static const struct cell table[PS_COUNT][FE_COUNT] = {
 		[FE_SWITCH_BOTH] = REFUSE,
 		[FE_VF_GONE] = STAY,
 		[FE_VF_BACK] = STAY,
+		[FE_VF_DOWN] = STAY,
 		[FE_GUEST_VF_TX] = STAY,
 		[FE_TAP_GONE] = STAY,
 		[FE_MIGRATE_BEGIN] = REFUSE,
@@ -128,6 +138,7 @@ static const struct {
 	[FE_SWITCH_BOTH] = { "switch both", "switch_both" },
 	[FE_VF_GONE] = { "VF gone", "vf_gone" },
 	[FE_VF_BACK] = { "VF back", "vf_back" },
+	[FE_VF_DOWN] = { "VF down", "vf_down" },
 	[FE_GUEST_VF_TX] = { "guest frame on the VF", "guest_vf_tx" },
 	[FE_TAP_GONE] = { "tap gone", "tap_gone" },
 	[FE_MIGRATE_BEGIN] = { "migrate out --begin", "migrate_begin" },
@@ -232,8 +243,8 @@ static void allowed_events(enum port_state s, char *buf, size_t len)
 	buf[0] = '\0';
 	for (int ev = 0; ev < FE_COUNT; ev++) {
 		/* The automatic events are not something one can ask for. */
-		if (ev == FE_VF_GONE || ev == FE_VF_BACK || ev == FE_GUEST_VF_TX ||
-		    ev == FE_TAP_GONE)
+		if (ev == FE_VF_GONE || ev == FE_VF_BACK || ev == FE_VF_DOWN ||
+		    ev == FE_GUEST_VF_TX || ev == FE_TAP_GONE)
 			continue;
 		if (table[s][ev].kind == FK_REFUSE)
 			continue;

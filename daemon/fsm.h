@@ -32,6 +32,7 @@ enum fsm_event {
 	FE_SWITCH_BOTH,		/* operator: switch PORT both */
 	FE_VF_GONE,		/* the port's VF netdev vanished */
 	FE_VF_BACK,		/* a VF netdev appeared for the port */
+	FE_VF_DOWN,		/* the port's VF went down or lost its carrier */
 	FE_GUEST_VF_TX,		/* the guest sent through the VF (handover) */
 	FE_TAP_GONE,		/* the port's tap vanished (or was removed) */
 	FE_MIGRATE_BEGIN,	/* migrate out PORT --begin (source) */

@@ -283,6 +283,30 @@ static int mkdir_for(const char *file)
 	return 0;
 }
 
+/*
+ * The loader makes the pin root but not its parents: a root below the
+ * default one (/sys/fs/bpf/semi-net/lab-hostA, say) needs them made.
+ */
+static int mkdir_pin_parents(const char *root)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s", root);
+	for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+		struct stat st;
+
+		*p = '\0';
+		if (stat(path, &st) < 0 && mkdir(path, 0700) < 0 && errno != EEXIST) {
+			int err = errno;
+
+			pr_err("cannot create %s (for pin root %s): %s", path, root, strerror(err));
+			return -err;
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
 static int setup_loop(struct netd *d)
 {
 	sigset_t mask;
@@ -584,7 +608,7 @@ int main(int argc, char **argv)
 
 	dpo.instance = d->cfg.instance;
 	dpo.pin_root = d->cfg.pin_root;
-	if (semi_dp_open(&dpo, &d->dp)) {
+	if (mkdir_pin_parents(d->cfg.pin_root) || semi_dp_open(&dpo, &d->dp)) {
 		pr_err("cannot open the datapath of instance %s: see above", d->cfg.instance);
 		goto out_doc;
 	}

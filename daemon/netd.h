@@ -49,6 +49,7 @@ struct port {
 	uint32_t id;			/* datapath port id */
 	struct semi_port_stats last;	/* for counter deltas */
 	bool have_last;
+	bool vf_up;			/* the VF is up with carrier (last seen) */
 };
 
 struct conn {

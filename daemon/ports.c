@@ -76,6 +76,16 @@ static uint32_t dev_lookup(struct netd *d, const char *name)
 	return (uint32_t)l.ifindex;
 }
 
+/* Is the device up with a carrier (can it carry frames)? */
+static bool dev_up(struct netd *d, uint32_t ifindex)
+{
+	struct netcfg_link l;
+
+	if (!ifindex || netcfg_link_get(d->nc, (int)ifindex, &l) < 0)
+		return false;
+	return (l.flags & IFF_UP) && l.carrier;
+}
+
 struct port *port_find(struct netd *d, const char *name)
 {
 	for (size_t i = 0; i < d->nports; i++)
@@ -482,6 +492,7 @@ int port_add(struct netd *d, const struct port_rec *want, struct port **out,
 	p->r = *want;
 	p->r.vf_ifindex = dev_lookup(d, p->r.vf);
 	p->r.tap_ifindex = dev_lookup(d, p->r.tap);
+	p->vf_up = dev_up(d, p->r.vf_ifindex);
 	f = facts_of(&p->r);
 	res.next = fsm_initial(&f, &res.handover);
 	p->r.state = res.next;
@@ -605,8 +616,10 @@ int port_set(struct netd *d, struct port *p, json_object *args, struct netd_err 
 
 	vf_changed = strcmp(old.vf, r->vf) != 0;
 	tap_changed = strcmp(old.tap, r->tap) != 0;
-	if (vf_changed)
+	if (vf_changed) {
 		r->vf_ifindex = dev_lookup(d, r->vf);
+		p->vf_up = dev_up(d, r->vf_ifindex);
+	}
 	if (tap_changed)
 		r->tap_ifindex = dev_lookup(d, r->tap);
 
@@ -695,6 +708,7 @@ static void vf_back(struct netd *d, struct port *p, uint32_t ifindex, uint64_t t
 	char why[512];
 
 	p->r.vf_ifindex = ifindex;
+	p->vf_up = dev_up(d, ifindex);
 	f = facts_of(&p->r);
 	if (fsm_next(p->r.name, p->r.state, FE_VF_BACK, &f, &res, why, sizeof(why))) {
 		pr_warn("%s", why);
@@ -833,10 +847,25 @@ void ports_link_event(const struct netcfg_link_event *ev, void *arg)
 	}
 	if (ev->type == NETCFG_LINK_CHANGED && !renamed &&
 	    (ev->changes & (NETCFG_LINK_CHG_FLAGS | NETCFG_LINK_CHG_CARRIER))) {
-		/* Whether a device takes XDP frames can change with its state. */
+		bool up = (l->flags & IFF_UP) && l->carrier;
+
 		for (size_t i = 0; i < d->nports; i++) {
 			struct port *p = d->ports[i];
 
+			if (p->r.vf_ifindex == ifindex) {
+				/*
+				 * A VF that goes down carries nothing: hand over now.
+				 * An unplug closes the VF long before it unregisters.
+				 */
+				if (p->vf_up && !up) {
+					pr_info("port %s: VF %s is down", p->r.name, p->r.vf);
+					auto_event(d, p, FE_VF_DOWN, t0);
+					ports_save(d, NULL);
+					ports_rearm_handover(d);
+				}
+				p->vf_up = up;
+			}
+			/* Whether a device takes XDP frames can change with its state. */
 			if (p->r.vf_ifindex == ifindex || p->r.tap_ifindex == ifindex)
 				semi_port_refresh(d->dp, p->r.name);
 		}
@@ -1133,6 +1162,7 @@ int ports_reconcile(struct netd *d, struct state_doc *doc, bool have_file)
 			transition(d, p, FE_VF_BACK, 0, false);
 		}
 		p->r.vf_ifindex = vf;
+		p->vf_up = dev_up(d, vf);
 		if (!in_dp || !dp_matches(&cur, &p->r)) {
 			if (in_dp)
 				pr_info("port %s: the datapath differs from the state file: "

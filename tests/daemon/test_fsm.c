@@ -38,15 +38,20 @@ struct want {
 #define BEST		{ W_BEST }
 #define RM		{ W_REMOVE }
 
-/*                 sw vf              sw tap              sw both    vf gone         vf back  guest   tap gone migr begin migr out       done          abort */
+/*
+ * Columns: switch vf, switch tap, switch both, VF gone, VF back, VF down,
+ * guest frame on the VF, tap gone, migrate out --begin, migrate out --to,
+ * migrate done, migrate abort.
+ */
 static const struct want spec[PS_COUNT][FE_COUNT] = {
-	[PS_ASSIGNED] = { S_VF, T_TAP(PS_EMULATED), HOLD_BOTH, T(PS_EMULATED), ARR, S, S, HOLD_TAP, R, R, R },
+	[PS_ASSIGNED] = { S_VF, T_TAP(PS_EMULATED), HOLD_BOTH, T(PS_EMULATED), ARR, ARR, S, S,
+			  HOLD_TAP, R, R, R },
 	[PS_HANDOVER] = { T_VF(PS_ASSIGNED), T_TAP(PS_EMULATED), HOLD_BOTH, T(PS_EMULATED), ARR,
-			  T(PS_ASSIGNED), BEST, HOLD_TAP, T(PS_OUTGOING), R, BEST },
-	[PS_EMULATED] = { T_VF(PS_ASSIGNED), S_TAP, HOLD_BOTH, S, ARR, S, S, S_TAP, T(PS_OUTGOING),
-			  R, S },
-	[PS_OUTGOING] = { R, R, R, S, S, S, S, R, S, R, T(PS_EMULATED) },
-	[PS_INCOMING] = { R, R, R, S, S, S, S, R, R, T(PS_EMULATED), RM },
+			  S, T(PS_ASSIGNED), BEST, HOLD_TAP, T(PS_OUTGOING), R, BEST },
+	[PS_EMULATED] = { T_VF(PS_ASSIGNED), S_TAP, HOLD_BOTH, S, ARR, S, S, S, S_TAP,
+			  T(PS_OUTGOING), R, S },
+	[PS_OUTGOING] = { R, R, R, S, S, S, S, S, R, S, R, T(PS_EMULATED) },
+	[PS_INCOMING] = { R, R, R, S, S, S, S, S, R, R, T(PS_EMULATED), RM },
 };
 
 static void check_cell(enum port_state s, enum fsm_event ev, bool vf, bool tap)

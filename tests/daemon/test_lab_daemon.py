@@ -1,0 +1,305 @@
+# SPDX-License-Identifier: GPL-2.0
+"""semi-netd in the two-host lab (tests/lab), with the guest's net_failover
+model and semi-meter: traffic on the VF after port add, handover switches
+under the meter, the VF removed (announced by a handover, or not) and
+plugged again.
+
+The guest delivers frames from the VF only while it is registered and from
+virtio only while no VF is; between the VF's close and its unregistration
+it takes neither (Linux net_failover does the same): a frame in that
+window is lost whatever the host does.  The tests report that figure and
+hold it to the window, and hold semi-netd's own part -- the time from the
+VF's removal to the path store -- to 10 ms.
+"""
+import contextlib
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
+
+import netns
+import semilab
+from conftest import Lines, sanitizer_report
+
+LABELS = ["-L", "1=vf", "-L", "2=virtio"]
+RATE = 20000
+RTM_DELLINK, RTM_SETLINK, NLM_F_REQUEST, NLM_F_ACK = 17, 19, 1, 4
+IFLA_XDP, IFLA_XDP_FD, IFLA_XDP_FLAGS, NLA_F_NESTED = 43, 1, 3, 0x8000
+XDP_FLAGS_DRV_MODE = 1 << 2
+
+
+def nl_socket(ns):
+    with netns.open_in(ns):
+        return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+
+
+def nl_request(s, msg_type, ifindex, attrs=b""):
+    """One rtnetlink link request; raises on a negative ack."""
+    body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, ifindex, 0, 0) + attrs
+    s.send(struct.pack("=IHHII", 16 + len(body), msg_type, NLM_F_REQUEST | NLM_F_ACK, 1, 0)
+           + body)
+    err = struct.unpack_from("=i", s.recv(4096), 16)[0]
+    assert err == 0, f"rtnetlink {msg_type} on ifindex {ifindex}: {os.strerror(-err)}"
+
+
+def xdp_off_attr():
+    inner = struct.pack("=HHi", 8, IFLA_XDP_FD, -1) + struct.pack("=HHI", 8, IFLA_XDP_FLAGS,
+                                                                   XDP_FLAGS_DRV_MODE)
+    return struct.pack("=HH", 4 + len(inner), IFLA_XDP | NLA_F_NESTED) + inner
+
+
+class DaemonLab:
+    """A lab with one semi-netd on hostA and vm1's port added."""
+
+    def __init__(self, build, name, vf=True, uplink_xdp="auto"):
+        self.build = build
+        self.lab = semilab.Lab(name, vms=1, build=build, vf=vf)
+        self.lab.up()
+        h = self.lab.topo["hosts"]["hostA"]
+        self.paths = h["daemon"]
+        self.g = self.lab.guest("vm1")
+        os.makedirs(os.path.dirname(self.paths["socket"]), exist_ok=True)
+        with open(self.paths["config"], "w") as f:
+            json.dump({"uplink": h["uplink"], "uplink_xdp": uplink_xdp, "bridge": h["bridge"],
+                       "pin_root": self.paths["pin_root"], "stats_interval_ms": 100}, f)
+        self.log_path = self.paths["socket"] + ".log"
+        self.log = open(self.log_path, "a")
+        self.lab.popen("hostA", [os.path.join(build, "bin", "semi-netd"), "-f", "-c",
+                                 self.paths["config"], "-i", self.paths["instance"], "-s",
+                                 self.paths["socket"], "--state", self.paths["state"]],
+                       key="semi-netd-hostA", stdout=self.log, stderr=self.log)
+        self.lab.wait_for("semi-netd on hostA", lambda: self.ctl("status").returncode == 0)
+        self.lab.pin_neigh("client", "vm1")
+        self.lab.pin_neigh("vm1", "client")
+
+    def ctl(self, *args, check=None):
+        p = subprocess.run([os.path.join(self.build, "bin", "semi-netctl"), "-s",
+                            self.paths["socket"], *args], capture_output=True, text=True,
+                           timeout=30)
+        if check is not None:
+            assert p.returncode == check, (args, p.stdout, p.stderr)
+        return p
+
+    def j(self, *args):
+        return json.loads(self.ctl("-j", *args, check=0).stdout)
+
+    def state(self):
+        return self.j("port", "show", "vm1")["ports"][0]["state"]
+
+    def wait_state(self, want, timeout=5):
+        self.lab.wait_for(f"vm1 {want}", lambda: self.state() == want, timeout=timeout)
+
+    def watch(self):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(5)
+        s.connect(self.paths["socket"])
+        s.sendall(b'{"cmd":"watch","args":{"port":"vm1","stats":false}}\n')
+        r = Lines(s)
+        assert r.next()["ok"]
+        return s, r
+
+    def add_port(self):
+        self.ctl("port", "add", "vm1", "--mac", self.g["mac"], "--vf", self.g["host_vf"],
+                 "--tap", self.g["tap"], check=0)
+
+    def guest_sends(self, n=200):
+        """vm1 -> client through whatever the guest uses: its VF if plugged."""
+        rx = self.lab.meter_recv("client", args=["-t", "1"])
+        self.lab.meter_send("vm1", self.lab.endpoint("client")["ipv4"], 10000, count=n).result()
+        return rx.result()["rx"]
+
+    def stream_to_guest(self, seconds=2, rate=RATE):
+        rx = self.lab.meter_recv("vm1", args=LABELS + ["-t", "1"])
+        tx = self.lab.meter_send("client", self.lab.endpoint("vm1")["ipv4"], rate,
+                                 count=int(rate * seconds))
+        return rx, tx
+
+    def unplug_now(self):
+        """lab.unplug, with the instant of the removal request, and without
+        the time between its two steps: the guest's VF loses its XDP program
+        (a real VF has none; see lab.unplug) and, at once, the host end goes
+        with one RTM_DELLINK.  With two `ip` processes in between, the host
+        would spend those milliseconds XDP-redirecting into a veth whose
+        peer no longer takes XDP frames -- a lab artifact, not an unplug."""
+        with netns.open_in(self.g["ns"]):
+            vf_ifindex = socket.if_nametoindex(self.g["vf"])
+        with netns.open_in(self.lab.ns("hostA")):
+            host_ifindex = socket.if_nametoindex(self.g["host_vf"])
+        gs, hs = nl_socket(self.g["ns"]), nl_socket(self.lab.ns("hostA"))
+        try:
+            nl_request(gs, RTM_SETLINK, vf_ifindex, xdp_off_attr())
+            t0 = time.monotonic_ns()
+            nl_request(hs, RTM_DELLINK, host_ifindex)
+        finally:
+            gs.close()
+            hs.close()
+        self.lab.vm_state("vm1")["vf_host"] = None
+        self.lab.save()
+        return t0
+
+    def close(self, failed):
+        text = ""
+        with contextlib.suppress(OSError):
+            with open(self.log_path) as f:
+                text = f.read()
+        if failed:
+            print(self.lab.describe())
+            print(f"---- semi-netd hostA log:\n{text}")
+        self.log.close()
+        self.lab.down()
+        # The pin root's parent, if this lab made it and nobody else uses it.
+        with contextlib.suppress(OSError):
+            os.rmdir("/sys/fs/bpf/semi-net")
+        left = self.lab.leftovers()
+        return left, sanitizer_report(text)
+
+
+@pytest.fixture
+def dlab(build, request):
+    labs = []
+
+    def make(**kw):
+        lab = DaemonLab(build, netns.unique(f"dl{len(labs)}"), **kw)
+        labs.append(lab)
+        return lab
+
+    yield make
+    rep = getattr(request.node, "rep_call", None)
+    problems = []
+    for lab in labs:
+        left, san = lab.close(rep is not None and rep.failed)
+        if left:
+            problems.append(f"lab left behind: {', '.join(left)}")
+        if san:
+            problems.append(f"sanitizer report in semi-netd's log ({san})")
+    if problems:
+        pytest.fail("; ".join(problems))
+
+
+def test_port_add_traffic_on_the_vf(dlab):
+    d = dlab()
+    d.add_port()
+    assert d.state() == "handover"
+    # The guest's first frames go out through its VF: assigned.
+    r = d.guest_sends()
+    assert (r["received"], r["lost"]) == (200, 0), r
+    d.wait_state("assigned")
+    rx, tx = d.stream_to_guest(seconds=1)
+    tx.result()
+    r = rx.result()["rx"]
+    assert (r["received"], r["lost"], r["duplicated"], r["paths"]) == (RATE, 0, 0, ["vf"]), r
+    st = d.j("stats", "vm1")["ports"][0]
+    assert st["rx"]["vf"]["packets"] >= RATE and st["tx"]["vf"]["packets"] >= 200
+    assert st["rx"]["tap"]["packets"] == 0
+
+
+def test_handover_switches_under_meter(dlab):
+    """switch both / switch vf, ten times each, under the meter: the guest
+    takes the VF's copy and drops virtio's; nothing lost, nothing twice."""
+    d = dlab()
+    d.add_port()
+    d.guest_sends()
+    d.wait_state("assigned")
+    rx, tx = d.stream_to_guest(seconds=2)
+    time.sleep(0.3)
+    for _ in range(10):
+        d.ctl("switch", "vm1", "both", check=0)
+        time.sleep(0.05)
+        d.ctl("switch", "vm1", "vf", check=0)
+        time.sleep(0.05)
+    tx.result()
+    r = rx.result()["rx"]
+    print(f"handover switches x10 at {RATE} pps: sent {r['sent']} lost {r['lost']} "
+          f"duplicated {r['duplicated']}")
+    assert (r["lost"], r["duplicated"], r["received"]) == (0, 0, r["sent"]), r
+    st = d.j("stats", "vm1")["ports"][0]
+    assert st["rx"]["tap"]["packets"] > 0      # the copies did go to the tap
+
+
+def removal(d, announced):
+    d.add_port()
+    d.guest_sends()
+    d.wait_state("assigned")
+    s, w = d.watch()
+    rx, tx = d.stream_to_guest(seconds=2)
+    time.sleep(0.5)
+    if announced:
+        d.ctl("switch", "vm1", "both", check=0)
+        time.sleep(0.2)
+        w.next()                              # its state event
+    t0 = d.unplug_now()
+    events = []
+    while not events or events[-1]["to"] != "emulated":
+        ev = w.next()
+        if ev["event"] == "state":
+            events.append(ev)
+    s.close()
+    tx.result()
+    r = rx.result()["rx"]
+    first_ms = (events[0]["applied_ns"] - t0) / 1e6
+    emulated_ms = (events[-1]["applied_ns"] - t0) / 1e6
+    react_us = max(e["applied_ns"] - e["detected_ns"] for e in events) / 1e3
+    print(f"VF removed ({'announced: handover first' if announced else 'unannounced'}) at "
+          f"{RATE} pps: " + ", ".join(f"{e['to']} ({e['cause']}) after "
+                                      f"{(e['applied_ns'] - t0) / 1e6:.2f} ms" for e in events)
+          + f" from the removal request, <= {react_us:.1f} us in semi-netd after the kernel's "
+          f"notice; lost {r['lost']} (runs {r['lost_runs']}), duplicated {r['duplicated']}")
+    # semi-netd's part: the path leaves the VF within 10 ms of the removal
+    # (at the VF's close, before the kernel unregisters it), and emulated
+    # follows the kernel's notice by microseconds.
+    assert first_ms < 10 and react_us < 10000, events
+    assert events[-1]["cause"] == "vf_gone" and d.state() == "emulated"
+    assert r["duplicated"] == 0 and r["received"] + r["lost"] == r["sent"], r
+    assert r["paths"] == ["vf", "virtio"], r
+    # What is lost is the guest's own window (its VF closed, not yet
+    # unregistered: neither path delivers): one run of well under 10 ms.
+    assert r["lost_runs_total"] <= 1 and r["lost"] <= RATE // 100, r
+    return r
+
+
+# The uplink on TC only: a veth takes XDP-redirected frames only while its
+# peer has an XDP program, and the lab's unplug takes vf0's away first
+# (several ms in the kernel), which a real VF -- it has none -- never does.
+@pytest.mark.parametrize("announced", [True, False], ids=["announced", "unannounced"])
+def test_vf_removal(dlab, announced):
+    removal(dlab(uplink_xdp="off"), announced=announced)
+
+
+def test_vf_plugged_again_under_meter(dlab):
+    """emulated -> the VF appears -> handover -> the guest sends through it
+    -> assigned, with traffic both ways: nothing lost.
+
+    The lab's plug brings the guest's vf0 up a few ms before its net_failover
+    model registers it (a real net_failover enslaves a VF when it registers,
+    before it is opened); in between vf0 hands frames to the guest's stack
+    by itself (path 'vf0'), and the handover's virtio copy of such a frame is
+    delivered too.  Those, and only those, are duplicates here.  And at the
+    instant the guest registers its VF, a frame whose VF copy came just
+    before (not yet taken) and whose virtio copy came just after (no longer
+    taken) is lost -- the two paths' latencies differ by the relay's; a real
+    net_failover has the same race.  That is at most a frame or two."""
+    d = dlab(vf=False)
+    d.add_port()
+    assert d.state() == "emulated"
+    back = d.lab.meter_recv("client", args=["-t", "1"])
+    rx, tx = d.stream_to_guest(seconds=2)
+    out = d.lab.meter_send("vm1", d.lab.endpoint("client")["ipv4"], 5000, count=10000)
+    time.sleep(0.5)
+    d.lab.plug("vm1", "hostA")
+    tx.result()
+    out.result()
+    r, rb = rx.result()["rx"], back.result()["rx"]
+    unregistered = sum(b["by"].get("vf0", 0) for b in r["timeline"])
+    print(f"VF plugged at {RATE} pps: to the guest lost {r['lost']} duplicated "
+          f"{r['duplicated']} ({unregistered} taken by the unregistered vf0) paths "
+          f"{r['paths']}; from the guest lost {rb['lost']} duplicated {rb['duplicated']}")
+    assert r["lost_runs_total"] <= 1 and r["lost"] <= RATE // 1000, r
+    assert r["duplicated"] <= unregistered, r
+    assert r["paths"][0] == "virtio" and r["paths"][-1] == "vf", r
+    assert (rb["lost"], rb["duplicated"]) == (0, 0), rb
+    d.wait_state("assigned")
