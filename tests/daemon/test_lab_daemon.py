@@ -14,7 +14,6 @@ VF's removal to the path store -- to 10 ms.
 import contextlib
 import json
 import os
-import signal
 import socket
 import struct
 import subprocess
@@ -24,7 +23,7 @@ import pytest
 
 import netns
 import semilab
-from conftest import Lines, sanitizer_report
+from netdlib import Lines, sanitizer_report
 
 LABELS = ["-L", "1=vf", "-L", "2=virtio"]
 RATE = 20000
@@ -242,7 +241,6 @@ def removal(d, announced):
     tx.result()
     r = rx.result()["rx"]
     first_ms = (events[0]["applied_ns"] - t0) / 1e6
-    emulated_ms = (events[-1]["applied_ns"] - t0) / 1e6
     react_us = max(e["applied_ns"] - e["detected_ns"] for e in events) / 1e3
     print(f"VF removed ({'announced: handover first' if announced else 'unannounced'}) at "
           f"{RATE} pps: " + ", ".join(f"{e['to']} ({e['cause']}) after "

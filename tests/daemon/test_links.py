@@ -13,7 +13,7 @@ import pytest
 
 import frames as fr
 import netns
-from conftest import Lines
+from netdlib import Lines
 
 MAC1, MAC2 = "52:54:00:00:00:01", "52:54:00:00:00:02"
 RTM_DELLINK, NLM_F_REQUEST, NLM_F_ACK = 17, 1, 4

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import Lines
+from netdlib import Lines
 
 MAC1 = "52:54:00:00:00:01"
 
