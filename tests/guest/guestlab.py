@@ -122,7 +122,7 @@ def fdb_port(lab, node, mac):
     except ValueError:
         return None
     for e in entries:
-        if e.get("mac") == mac and "master" in e and not e.get("flags", []) == ["self"]:
+        if e.get("mac") == mac and "master" in e:     # the bridge's, not a device's own
             return e.get("ifname")
     return None
 
@@ -218,6 +218,36 @@ class HookContext:
         self.mig.mark("hook", text)
 
 
+def command_hook(where, argv, timeout=10):
+    """A hook that runs argv in the source's or the destination's host
+    namespace (where: "src" or "dst"; nsenter, so it sees bpffs).  Words of
+    argv are formatted with {vm} {mac} {tap} {vf} {src} {dst} and {socket}
+    (that host's semi-netd control socket in the lab).  Its output is put
+    on the timeline; a non-zero exit fails the migration.  For instance:
+
+        "stop": command_hook("src", ["semi-netctl", "-s", "{socket}",
+                                     "migrate", "out", "{vm}", "--to", "{dst}"])
+    """
+    if where not in ("src", "dst"):
+        raise ValueError(f"where must be src or dst, not {where!r}")
+
+    def hook(ctx):
+        host = ctx.src if where == "src" else ctx.dst
+        h = ctx.lab.host(host)
+        words = {"vm": ctx.vm, "mac": ctx.guest["mac"], "tap": ctx.guest["tap"],
+                 "vf": ctx.guest["host_vf"], "src": ctx.src, "dst": ctx.dst,
+                 "socket": h["daemon"]["socket"]}
+        cmd = [w.format(**words) for w in argv]
+        try:
+            out = ctx.lab.exec(host, cmd, timeout=timeout)
+        except semilab.LabError as e:
+            ctx.note(f"{host}: {' '.join(cmd)}: {e}")
+            raise GuestError(f"hook on {host} failed: {e}") from e
+        ctx.note(f"{host}: {' '.join(cmd)}" + (f": {out.strip()}" if out.strip() else ""))
+        return out
+    return hook
+
+
 class Migration:
     """One live migration of a running QemuVM to another host of the lab."""
 
@@ -280,6 +310,13 @@ class Migration:
             raise
         finally:
             bus.unsubscribe(sub)
+        # QEMU fills in the figures just after it announces "completed".
+        deadline = time.monotonic() + 2
+        while True:
+            self.stats = src.qmp.cmd("query-migrate")
+            if self.stats.get("total-time") or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         # The source is left in postmigrate: nothing more to do there.
         src.stop()
         self.mark("driver", f"source QEMU on {src.host} stopped")
@@ -333,7 +370,6 @@ class Migration:
                     self._hook("stop", ev)
                 elif name == "MIGRATION" and data.get("status") == "completed":
                     completed = True
-                    self.stats = src.qmp.cmd("query-migrate")
                     self._hook("completed", ev)
                 elif name == "MIGRATION" and data.get("status") in ("failed", "cancelled"):
                     info = {}
@@ -417,7 +453,7 @@ def format_report(r):
              f"longest outage {p['longest_outage_ms']:.0f} ms; longest silence "
              f"{p['max_silence_ms']:.0f} ms; rtt max "
              f"{(p['rtt_ms'] or {}).get('max', 0):.1f} ms",
-             f"  fdb after: " + ", ".join(f"{k} {v}" for k, v in r["fdb"].items())]
+             "  fdb after: " + ", ".join(f"{k} {v}" for k, v in r["fdb"].items())]
     for t, s, w in r["timeline"]:
         lines.append(f"    {t:+8.3f}s  {s:18} {w}")
     return "\n".join(lines)

@@ -104,6 +104,18 @@ def test_migrate(guest, dst):
     calls = []
     hooks = {p: (lambda ctx, p=p: calls.append((p, ctx.src, ctx.dst)))
              for p in guestlab.HOOK_POINTS}
+    # Where semi-netctl will go: a command in the right host's namespace.
+    where = {}
+
+    def identify(point, side):
+        record, run = hooks[point], guestlab.command_hook(side, ["ip", "netns", "identify"])
+
+        def hook(ctx):
+            record(ctx)
+            where[point] = run(ctx).strip()
+        return hook
+    hooks["stop"] = identify("stop", "src")
+    hooks["resume"] = identify("resume", "dst")
     vm, report = guestlab.measure_migration(lab, src, dst, hooks=hooks, rate=100)
     guest.vm = vm
     guestlab.REPORTS.append((f"migration {src.host} -> {dst}", guestlab.format_report(report)))
@@ -115,6 +127,7 @@ def test_migrate(guest, dst):
     assert order == ["begin", "unplug_primary", "wait_unplug", "stop", "completed",
                      "resume", "primary_plugged"], order
     assert all((s, d) == (src.host, dst) for _, s, d in calls)
+    assert where == {"stop": lab.ns(src.host), "resume": lab.ns(dst)}, where
     assert vm.primary_present()
 
     p = report["ping"]
