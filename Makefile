@@ -73,6 +73,7 @@ help:
 	@echo 'make check     install missing dependencies, build, run the whole test suite'
 	@echo 'make demo      install missing dependencies, build, run the live-migration demo'
 	@echo 'make bench     run the benchmarks (bench/), print ratios, write docs/BENCHMARKS.md'
+	@echo 'make check-guest  migrate a real QEMU guest N times (GUEST_RUNS=10), print the distribution'
 	@echo 'make install   install binaries under $(PREFIX) (DESTDIR honoured)'
 	@echo 'make clean     remove $(B)/'
 	@echo 'options: V=1 (show commands) SANITIZE=1 (ASan+UBSan) B=dir (build folder)'
