@@ -234,8 +234,8 @@ static int parse_tunnel(struct ctx *x, struct netd_config *c, json_object *o)
 		int err;
 
 		if (!strcmp(key, "local"))
-			err = get_str(x, "tunnel.local", v, c->tunnel.local, sizeof(c->tunnel.local),
-				      addr_ok, "an IPv4 or IPv6 address");
+			err = get_str(x, "tunnel.local", v, c->tunnel.local,
+				      sizeof(c->tunnel.local), addr_ok, "an IPv4 or IPv6 address");
 		else if (!strcmp(key, "port"))
 			err = get_uint(x, "tunnel.port", v, &c->tunnel.port, 1, 65535);
 		else

@@ -243,8 +243,8 @@ static void conn_process(struct conn *c)
 			json_object *o;
 			char msg[128];
 
-			snprintf(msg, sizeof(msg), "request longer than %d bytes: skipped up to its "
-				 "end of line", PROTO_MAX_LINE);
+			snprintf(msg, sizeof(msg), "request longer than %d bytes: skipped up "
+				 "to its end of line", PROTO_MAX_LINE);
 			o = proto_reply_err(NULL, E_TOO_LONG, msg);
 			conn_send_obj(c, o);
 			json_object_put(o);

@@ -48,14 +48,9 @@ static json_object *h_status(struct netd *d, struct conn *c, struct request *req
 	json_object_object_add(o, "pin_dir", json_object_new_string(semi_dp_pin_dir(d->dp)));
 	json_object_object_add(o, "adopted", json_object_new_boolean(semi_dp_adopted(d->dp)));
 	if (d->cfg.uplink[0]) {
-		struct semi_attachment recs[64];
-		bool xdp = false;
-		int n = semi_dp_attachments(d->dp, recs, 64);
+		bool xdp = d->uplink_ifindex &&
+			   (attached_kinds(d, d->uplink_ifindex) & SEMI_ATTACH_XDP_DRV);
 
-		for (int i = 0; i < n && i < 64; i++)
-			if (recs[i].ifindex == d->uplink_ifindex &&
-			    (recs[i].kinds & SEMI_ATTACH_XDP_DRV))
-				xdp = true;
 		up = json_object_new_object();
 		json_object_object_add(up, "name", json_object_new_string(d->cfg.uplink));
 		json_object_object_add(up, "ifindex", json_object_new_int64(d->uplink_ifindex));
@@ -205,6 +200,37 @@ static json_object *stats_of(struct netd *d, struct port *p)
 	return o;
 }
 
+static json_object *instance_stats(struct netd *d)
+{
+	json_object *g, *drop;
+	struct semi_stats s;
+	const struct {
+		const char *k;
+		const struct semi_ctr *v;
+	} ctrs[] = {
+		{ "uplink_rx", &s.uplink_rx }, { "flood", &s.flood },
+		{ "pass_host", &s.pass_host }, { "xdp_defer", &s.xdp_defer },
+	};
+
+	if (semi_stats_get(d->dp, &s))
+		return NULL;
+	g = json_object_new_object();
+	drop = json_object_new_object();
+	for (size_t i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++) {
+		json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "packets", json_object_new_uint64(ctrs[i].v->packets));
+		json_object_object_add(x, "bytes", json_object_new_uint64(ctrs[i].v->bytes));
+		json_object_object_add(g, ctrs[i].k, x);
+	}
+	for (int r = 0; r < SEMI_DROP_MAX; r++)
+		if (semi_drop_name((unsigned int)r))
+			json_object_object_add(drop, semi_drop_name((unsigned int)r),
+					       json_object_new_uint64(s.drop[r]));
+	json_object_object_add(g, "drop", drop);
+	return g;
+}
+
 static json_object *h_stats(struct netd *d, struct conn *c, struct request *req)
 {
 	const char *name = args_str(req->args, "name", NULL);
@@ -226,34 +252,10 @@ static json_object *h_stats(struct netd *d, struct conn *c, struct request *req)
 		}
 		json_object_array_add(arr, ps);
 	} else {
-		struct semi_stats s;
+		json_object *g = instance_stats(d);
 
-		if (semi_stats_get(d->dp, &s) == 0) {
-			json_object *g = json_object_new_object(), *drop = json_object_new_object();
-			const struct {
-				const char *k;
-				const struct semi_ctr *v;
-			} ctrs[] = {
-				{ "uplink_rx", &s.uplink_rx }, { "flood", &s.flood },
-				{ "pass_host", &s.pass_host }, { "xdp_defer", &s.xdp_defer },
-			};
-
-			for (size_t i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++) {
-				json_object *x = json_object_new_object();
-
-				json_object_object_add(x, "packets",
-						       json_object_new_uint64(ctrs[i].v->packets));
-				json_object_object_add(x, "bytes",
-						       json_object_new_uint64(ctrs[i].v->bytes));
-				json_object_object_add(g, ctrs[i].k, x);
-			}
-			for (int r = 0; r < SEMI_DROP_MAX; r++)
-				if (semi_drop_name((unsigned int)r))
-					json_object_object_add(drop, semi_drop_name((unsigned int)r),
-							       json_object_new_uint64(s.drop[r]));
-			json_object_object_add(g, "drop", drop);
+		if (g)
 			json_object_object_add(o, "instance", g);
-		}
 		for (size_t i = 0; i < d->nports; i++) {
 			ps = stats_of(d, d->ports[i]);
 			if (ps)

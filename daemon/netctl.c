@@ -93,7 +93,8 @@ static void verb_help(FILE *f, const struct cmd_spec *c)
 		else if (a->type == ARG_BOOL)
 			snprintf(left, sizeof(left), "--%s", a->key);
 		else
-			snprintf(left, sizeof(left), "--%s %s", a->key, a->metavar ? a->metavar : "");
+			snprintf(left, sizeof(left), "--%s %s", a->key,
+				 a->metavar ? a->metavar : "");
 		fprintf(f, "  %-22s %s%s\n", left, a->help ? a->help : "",
 			a->flags & ARGF_REQ ? " (required)" : "");
 	}
@@ -590,7 +591,8 @@ static void print_stats(json_object *r)
 		printf("  %-10s %" PRId64 " pkts/%" PRId64 " B\n", "tx_local",
 		       jint(jget(p, "tx_local"), "packets"), jint(jget(p, "tx_local"), "bytes"));
 		printf("  %-10s %" PRId64 " pkts/%" PRId64 " B\n", "remote_src",
-		       jint(jget(p, "remote_src"), "packets"), jint(jget(p, "remote_src"), "bytes"));
+		       jint(jget(p, "remote_src"), "packets"),
+		       jint(jget(p, "remote_src"), "bytes"));
 		print_drops(jget(p, "drop"), true);
 	}
 }
@@ -671,8 +673,8 @@ static void print_result(const struct cmd_spec *c, json_object *r, json_object *
 		break;
 	case CMD_SWITCH:
 		if (json_object_get_boolean(jget(r, "changed")))
-			printf("%s: %s -> %s, path %s\n", jstr(r, "name", "?"), jstr(r, "from", "?"),
-			       jstr(r, "state", "?"), jstr(r, "path", "?"));
+			printf("%s: %s -> %s, path %s\n", jstr(r, "name", "?"),
+			       jstr(r, "from", "?"), jstr(r, "state", "?"), jstr(r, "path", "?"));
 		else
 			printf("%s: already %s, path %s\n", jstr(r, "name", "?"),
 			       jstr(r, "state", "?"), jstr(r, "path", "?"));

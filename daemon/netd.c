@@ -353,6 +353,8 @@ static void run_loop(struct netd *d)
 
 			src->fn(d, src, evs[i].events);
 		}
+		if (d->save_pending && d->stop != NETD_FLUSHED)
+			ports_save(d, NULL);
 		control_reap(d);
 	}
 }
@@ -382,6 +384,11 @@ static int offline_flush(struct netd *d)
 	return 0;
 }
 
+static json_object *opt_str(const char *s)
+{
+	return s[0] ? json_object_new_string(s) : NULL;
+}
+
 static void print_config(const struct netd_config *c)
 {
 	json_object *o = json_object_new_object(), *peers = json_object_new_array(), *a;
@@ -393,10 +400,10 @@ static void print_config(const struct netd_config *c)
 			       json_object_new_string(c->socket_group) : NULL);
 	json_object_object_add(o, "state", json_object_new_string(c->state));
 	json_object_object_add(o, "pin_root", json_object_new_string(c->pin_root));
-	json_object_object_add(o, "uplink", c->uplink[0] ? json_object_new_string(c->uplink) : NULL);
+	json_object_object_add(o, "uplink", opt_str(c->uplink));
 	json_object_object_add(o, "uplink_xdp",
 			       json_object_new_string(config_xdp_mode_name(c->uplink_xdp)));
-	json_object_object_add(o, "bridge", c->bridge[0] ? json_object_new_string(c->bridge) : NULL);
+	json_object_object_add(o, "bridge", opt_str(c->bridge));
 	json_object_object_add(o, "handover_poll_ms", json_object_new_int64(c->handover_poll_ms));
 	json_object_object_add(o, "stats_interval_ms", json_object_new_int64(c->stats_interval_ms));
 	json_object_object_add(o, "max_clients", json_object_new_int64(c->max_clients));
@@ -419,7 +426,7 @@ static void print_config(const struct netd_config *c)
 	json_object_object_add(a, "port", json_object_new_int64(c->tunnel.port));
 	json_object_object_add(o, "tunnel", a);
 	a = json_object_new_object();
-	json_object_object_add(a, "path", c->hook.path[0] ? json_object_new_string(c->hook.path) : NULL);
+	json_object_object_add(a, "path", opt_str(c->hook.path));
 	json_object_object_add(a, "timeout_ms", json_object_new_int64(c->hook.timeout_ms));
 	json_object_object_add(o, "hook", a);
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
@@ -445,7 +452,8 @@ static int daemonize(int *ready_fd)
 		close(pfd[1]);
 		while (read(pfd[0], &c, 1) < 0 && errno == EINTR)
 			;
-		_exit(c == 'R' ? 0 : 1);	/* EOF without 'R': the child failed, and said why */
+		/* EOF without 'R': the child failed, and said why on stderr. */
+		_exit(c == 'R' ? 0 : 1);
 	}
 	close(pfd[0]);
 	if (setsid() < 0)
@@ -470,7 +478,7 @@ static void usage(FILE *f)
 		"The semi-net daemon: port state machine, control socket, state file.\n"
 		"\n"
 		"  -c, --config FILE     JSON configuration (default %s, if it exists)\n"
-		"  -i, --instance NAME   instance: pin directory <pin-root>/NAME (default: default)\n"
+		"  -i, --instance NAME   instance: pins in <pin-root>/NAME (default: default)\n"
 		"  -s, --socket PATH     control socket (default %s/semi-netd[.NAME].sock)\n"
 		"      --state FILE      state file (default %s/NAME.json)\n"
 		"      --pin-root DIR    bpffs root of the pins (default %s)\n"

@@ -92,6 +92,7 @@ struct netd {
 	size_t nports, cap_ports;
 	uint64_t generation;		/* of the state file */
 	bool state_dirty;		/* a save failed: retried by a timer */
+	bool save_pending;		/* an automatic change waits for the loop's end */
 
 	uint32_t uplink_ifindex;	/* 0 absent or not attached */
 	bool uplink_attached;
@@ -127,6 +128,7 @@ void nerr_set(struct netd_err *e, const char *code, const char *fmt, ...)
 struct port *port_find(struct netd *d, const char *name);
 int ports_reconcile(struct netd *d, struct state_doc *doc, bool have_file);
 int ports_save(struct netd *d, struct netd_err *e);
+void ports_save_soon(struct netd *d);
 void ports_free(struct netd *d);
 
 /* Commands (each saves the state file before returning 0). */
@@ -145,6 +147,9 @@ void ports_save_retry(struct netd *d, struct timer *t);
 void ports_rearm_handover(struct netd *d);
 int uplink_attach(struct netd *d);
 
+/* The instance's attachment records (malloc'ed, free them); count or -errno. */
+int attachments_get(struct netd *d, struct semi_attachment **out);
+uint32_t attached_kinds(struct netd *d, uint32_t ifindex);
 json_object *port_json(struct netd *d, struct port *p, bool detail);
 json_object *port_stats_json(const struct semi_port_stats *s, bool all);
 const char *port_dev_name(uint32_t ifindex, char *buf);

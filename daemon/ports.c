@@ -175,8 +175,21 @@ int ports_save(struct netd *d, struct netd_err *e)
 	}
 	d->generation = doc.generation;
 	d->state_dirty = false;
+	d->save_pending = false;
 	timer_cancel(d, &d->t_save);
 	return 0;
+}
+
+/*
+ * An automatic change (no client waits for it) is written once the loop
+ * has handled everything that is pending: a VF that closes and vanishes
+ * is two notices, and the second must not wait for the first one's fsync.
+ * The datapath has the change already; a reply to a command always comes
+ * after a save that includes it.
+ */
+void ports_save_soon(struct netd *d)
+{
+	d->save_pending = true;
 }
 
 void ports_save_retry(struct netd *d, struct timer *t)
@@ -287,22 +300,45 @@ static int attach_devs(struct netd *d, struct port *p, struct netd_err *e)
 	return 0;
 }
 
+int attachments_get(struct netd *d, struct semi_attachment **out)
+{
+	int n, got;
+
+	*out = NULL;
+	/* Count, then read; one more round if some came in between. */
+	for (int tries = 0; tries < 3; tries++) {
+		n = semi_dp_attachments(d->dp, NULL, 0);
+		if (n <= 0)
+			return n;
+		free(*out);
+		*out = calloc((size_t)n, sizeof(**out));
+		if (!*out)
+			return -ENOMEM;
+		got = semi_dp_attachments(d->dp, *out, n);
+		if (got <= n)
+			return got;
+	}
+	return n;
+}
+
+/* What the instance recorded attaching to ifindex (SEMI_ATTACH_*), 0 none. */
+uint32_t attached_kinds(struct netd *d, uint32_t ifindex)
+{
+	struct semi_attachment *recs;
+	uint32_t kinds = 0;
+	int n = attachments_get(d, &recs);
+
+	for (int i = 0; i < n; i++)
+		if (recs[i].ifindex == ifindex)
+			kinds |= recs[i].kinds;
+	free(recs);
+	return kinds;
+}
+
 static void detach_dev(struct netd *d, uint32_t ifindex)
 {
-	struct semi_attachment recs[64];
-	int n;
-
-	if (!ifindex)
-		return;
 	/* Only what this instance attached: no warning for what it did not. */
-	n = semi_dp_attachments(d->dp, recs, 64);
-	for (int i = 0; i < n && i < 64; i++) {
-		if (recs[i].ifindex == ifindex) {
-			semi_dp_detach_ifindex(d->dp, ifindex);
-			return;
-		}
-	}
-	if (n > 64)
+	if (ifindex && attached_kinds(d, ifindex))
 		semi_dp_detach_ifindex(d->dp, ifindex);
 }
 
@@ -696,7 +732,7 @@ static void vf_gone(struct netd *d, struct port *p, uint64_t t0)
 			semi_dp_last_error(d->dp));
 	detach_dev(d, old.vf_ifindex);
 	emit_device(d, p, "vf", dev, "gone", old.vf_ifindex);
-	ports_save(d, NULL);
+	ports_save_soon(d);
 	ports_rearm_handover(d);
 }
 
@@ -731,7 +767,7 @@ static void vf_back(struct netd *d, struct port *p, uint32_t ifindex, uint64_t t
 	emit_device(d, p, "vf", p->r.vf, "back", ifindex);
 	if (res.kind == FK_TO)
 		emit_state(d, p, old.state, fsm_event_id(FE_VF_BACK), t0);
-	ports_save(d, NULL);
+	ports_save_soon(d);
 	ports_rearm_handover(d);
 }
 
@@ -756,7 +792,7 @@ static void tap_change(struct netd *d, struct port *p, uint32_t ifindex, uint64_
 		detach_dev(d, old.tap_ifindex);
 	emit_device(d, p, "tap", p->r.tap, ifindex ? "back" : "gone",
 		    ifindex ? ifindex : old.tap_ifindex);
-	ports_save(d, NULL);
+	ports_save_soon(d);
 	ports_rearm_handover(d);
 }
 
@@ -774,14 +810,14 @@ static void uplink_gone(struct netd *d, uint32_t ifindex)
 
 int uplink_attach(struct netd *d)
 {
-	struct semi_attachment recs[64];
+	struct semi_attachment *recs;
 	uint32_t ifindex;
 	int n, err;
 
 	/* The configuration wins: another uplink recorded in the pins goes. */
 	ifindex = dev_lookup(d, d->cfg.uplink);
-	n = semi_dp_attachments(d->dp, recs, 64);
-	for (int i = 0; i < n && i < 64; i++) {
+	n = attachments_get(d, &recs);
+	for (int i = 0; i < n; i++) {
 		if ((recs[i].kinds & (SEMI_ATTACH_TC_UPLINK | SEMI_ATTACH_XDP_DRV)) &&
 		    recs[i].ifindex != ifindex) {
 			pr_info("detaching the previous uplink %s (ifindex %u): the configuration "
@@ -790,6 +826,7 @@ int uplink_attach(struct netd *d)
 			semi_dp_detach_ifindex(d->dp, recs[i].ifindex);
 		}
 	}
+	free(recs);
 	if (!d->cfg.uplink[0])
 		return 0;
 	if (!ifindex) {
@@ -860,13 +897,16 @@ void ports_link_event(const struct netcfg_link_event *ev, void *arg)
 				if (p->vf_up && !up) {
 					pr_info("port %s: VF %s is down", p->r.name, p->r.vf);
 					auto_event(d, p, FE_VF_DOWN, t0);
-					ports_save(d, NULL);
+					ports_save_soon(d);
 					ports_rearm_handover(d);
 				}
 				p->vf_up = up;
 			}
-			/* Whether a device takes XDP frames can change with its state. */
-			if (p->r.vf_ifindex == ifindex || p->r.tap_ifindex == ifindex)
+			/*
+			 * Whether a device takes XDP frames can change with its
+			 * state; a device going down is asked again when it is up.
+			 */
+			if (up && (p->r.vf_ifindex == ifindex || p->r.tap_ifindex == ifindex))
 				semi_port_refresh(d->dp, p->r.name);
 		}
 	}
@@ -890,7 +930,7 @@ void ports_handover_tick(struct netd *d, struct timer *t)
 		}
 	}
 	if (changed)
-		ports_save(d, NULL);
+		ports_save_soon(d);
 	ports_rearm_handover(d);
 }
 
@@ -968,8 +1008,10 @@ json_object *port_stats_json(const struct semi_port_stats *s, bool all)
 		    *tx = json_object_new_object(), *drop = json_object_new_object();
 
 	for (int role = 0; role < SEMI_ROLE_MAX; role++) {
-		json_object_object_add(rx, semi_role_name((unsigned int)role), ctr_json(&s->rx[role]));
-		json_object_object_add(tx, semi_role_name((unsigned int)role), ctr_json(&s->tx[role]));
+		const char *name = semi_role_name((unsigned int)role);
+
+		json_object_object_add(rx, name, ctr_json(&s->rx[role]));
+		json_object_object_add(tx, name, ctr_json(&s->tx[role]));
 	}
 	json_object_object_add(o, "rx", rx);
 	json_object_object_add(o, "tx", tx);

@@ -534,11 +534,13 @@ int proto_check_args(const struct cmd_spec *c, json_object *args, struct proto_e
 			continue;
 		}
 		known[0] = '\0';
-		for (const struct arg_spec *k = c->args; k->key; k++)
+		for (const struct arg_spec *k = c->args; k->key; k++) {
+			size_t room = off < sizeof(known) ? sizeof(known) - off : 0;
+
 			if (!(k->flags & ARGF_LOCAL))
-				off += (size_t)snprintf(known + off,
-							off < sizeof(known) ? sizeof(known) - off : 0,
-							"%s%s", off ? ", " : "", k->key);
+				off += (size_t)snprintf(known + off, room, "%s%s", off ? ", " : "",
+							k->key);
+		}
 		proto_err_set(err, E_UNKNOWN_FIELD, "%s: unknown argument '%.64s' (%s%s)", c->cmd,
 			      key, off ? "arguments: " : "it takes none", known);
 		return -EINVAL;

@@ -289,7 +289,8 @@ int statefile_parse(const char *path, const char *text, size_t len, struct state
 		} else if (!strcmp(key, "version")) {
 			has_version = true;
 			if (!json_object_is_type(val, json_type_int)) {
-				ret = corrupt(&x, "'version' must be an integer, not %s", jtype(val));
+				ret = corrupt(&x, "'version' must be an integer, not %s",
+					      jtype(val));
 				goto out;
 			}
 			i = json_object_get_int64(val);

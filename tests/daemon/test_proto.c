@@ -181,7 +181,8 @@ static void test_good_requests(void **state)
 
 	assert_string_equal(parse_code("{\"id\":42,\"cmd\":\"port.add\",\"args\":{\"name\":\"vm1\","
 				       "\"mac\":\"52:54:00:00:00:01\",\"vlan\":100,\"vf\":\"vf1\","
-				       "\"tap\":\"tap1\",\"mode\":\"legacy\"}}  ", &req, &err), "ok");
+				       "\"tap\":\"tap1\",\"mode\":\"legacy\"}}  ", &req, &err),
+			    "ok");
 	assert_int_equal(req.cmd->id, CMD_PORT_ADD);
 	assert_int_equal(json_object_get_int(req.id), 42);
 	assert_string_equal(args_str(req.args, "vf", NULL), "vf1");
@@ -251,7 +252,8 @@ static void test_bad_requests(void **state)
 static void test_bad_args(void **state)
 {
 	expect("{\"cmd\":\"status\",\"args\":{\"x\":1}}", E_UNKNOWN_FIELD, "it takes none");
-	expect("{\"cmd\":\"port.add\",\"args\":{\"name\":\"vm1\"}}", E_BAD_ARG, "'mac' is required");
+	expect("{\"cmd\":\"port.add\",\"args\":{\"name\":\"vm1\"}}", E_BAD_ARG,
+	       "'mac' is required");
 	expect("{\"cmd\":\"port.add\",\"args\":{\"mac\":\"52:54:00:00:00:01\"}}", E_BAD_ARG,
 	       "'name' is required");
 	expect("{\"cmd\":\"port.add\",\"args\":{\"name\":\"vm1\",\"mac\":\"52:54:00:00:00:01\","

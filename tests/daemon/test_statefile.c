@@ -161,13 +161,16 @@ static const struct {
 	{ HDR "\"ports\":[7]}", "port 0 must be an object" },
 	{ HDR "\"ports\":[{\"mac\":\"52:54:00:00:00:01\",\"state\":\"assigned\"}]}",
 	  "missing 'name'" },
-	{ HDR "\"ports\":[{\"name\":\"vm1\",\"state\":\"assigned\"}]}", "port 0 ('vm1'): missing 'mac'" },
+	{ HDR "\"ports\":[{\"name\":\"vm1\",\"state\":\"assigned\"}]}",
+	  "port 0 ('vm1'): missing 'mac'" },
 	{ HDR "\"ports\":[{\"name\":\"vm1\",\"mac\":\"52:54:00:00:00:01\"}]}", "missing 'state'" },
 	{ HDR "\"ports\":[{\"name\":\"vm1\",\"mac\":\"52:54:00:00:00:01\",\"state\":\"lost\"}]}",
 	  "bad state \"lost\"" },
-	{ HDR "\"ports\":[{\"name\":\"vm1\",\"mac\":\"ff:ff:ff:ff:ff:ff\",\"state\":\"assigned\"}]}",
+	{ HDR "\"ports\":[{\"name\":\"vm1\",\"mac\":\"ff:ff:ff:ff:ff:ff\","
+	  "\"state\":\"assigned\"}]}",
 	  "bad MAC" },
-	{ HDR "\"ports\":[{\"name\":\"vm 1\",\"mac\":\"52:54:00:00:00:01\",\"state\":\"assigned\"}]}",
+	{ HDR "\"ports\":[{\"name\":\"vm 1\",\"mac\":\"52:54:00:00:00:01\","
+	  "\"state\":\"assigned\"}]}",
 	  "bad name" },
 	{ HDR "\"ports\":[{\"name\":\"vm1\",\"mac\":\"52:54:00:00:00:01\",\"state\":\"assigned\","
 	  "\"vlan\":5000}]}", "'vlan' = 5000 is out of range" },
@@ -256,7 +259,8 @@ static void test_config_good(void **state)
 	char err[512];
 
 	assert_int_equal(cfg("{\"instance\":\"hostA\",\"uplink\":\"eth0\",\"uplink_xdp\":\"off\","
-			     "\"bridge\":\"br0\",\"socket\":\"/run/x.sock\",\"state\":\"/var/x.json\","
+			     "\"bridge\":\"br0\",\"socket\":\"/run/x.sock\","
+			     "\"state\":\"/var/x.json\","
 			     "\"pin_root\":\"/sys/fs/bpf/t\",\"handover_poll_ms\":5,"
 			     "\"stats_interval_ms\":250,\"max_clients\":50,"
 			     "\"announce\":{\"initial_ms\":10,\"step_ms\":20,\"rounds\":3},"
