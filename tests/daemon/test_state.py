@@ -6,6 +6,7 @@ counters); SIGTERM leaves the datapath running; flush removes it."""
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -230,3 +231,41 @@ def test_check_config(tmp_path, build):
     p = subprocess.run([os.path.join(build, "bin", "semi-netd"), "--bogus"],
                        capture_output=True, text=True)
     assert p.returncode == 2
+
+
+def test_background_start_and_readiness(host, netd, tmp_path):
+    """Without -f the parent exits 0 once the daemon is ready; it tells
+    systemd READY=1 on $NOTIFY_SOCKET; under journald its lines carry
+    syslog priorities."""
+    import socket
+    d = netd(host, start=False)
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify_path = str(tmp_path / "notify")
+    notify.bind(notify_path)
+    notify.settimeout(10)
+    argv = [a for a in d.argv() if a != "-f"]
+    env = dict(os.environ, NOTIFY_SOCKET=notify_path, JOURNAL_STREAM="8:1234")
+    with open(d.log_path, "a") as log:
+        p = subprocess.run(argv, stdout=log, stderr=log, env=env, timeout=30)
+    pid = None
+    try:
+        assert p.returncode == 0, d.read_log()
+        assert notify.recv(256) == b"READY=1"
+        st = d.req({"cmd": "status"})["result"]
+        pid = st["pid"]
+        assert os.path.exists(f"/proc/{pid}")
+        assert "<6>ready: instance " + d.instance in d.read_log()
+    finally:
+        notify.close()
+        if pid:
+            os.kill(pid, 15)
+            deadline = time.monotonic() + 10
+            while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+                time.sleep(0.01)
+    assert not os.path.exists(f"/proc/{pid}")
+    assert "<6>stopped; the datapath of instance" in d.read_log()
+    # A start that fails in the background says why and exits 1.
+    with open(d.state, "w") as f:
+        f.write("{")
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and "is corrupt" in p.stderr, p.stderr
