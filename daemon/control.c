@@ -271,6 +271,8 @@ static void conn_read(struct conn *c)
 			conn_kill(c);
 			return;
 		}
+		if (!size)
+			return;	/* cannot happen: lines are pulled before each read */
 		n = recv(c->src.fd, space, size, MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
