@@ -35,6 +35,16 @@ struct semi_count_devkey {
 	__u32 ifindex;
 };
 
+/*
+ * Optional (semi-dpbench): per device, the first frame since user space last
+ * zeroed the slot -- when it arrived (bpf_ktime_get_ns, CLOCK_MONOTONIC)
+ * and its sequence number.  A memory-mapped array, polled by user space.
+ */
+struct semi_count_stamp {
+	__u64 ns;	/* 0: no frame since the reset */
+	__u64 seq;
+};
+
 /* Per-device counters of semi-count, one per-CPU array slot each. */
 enum semi_count_ctr {
 	SEMI_COUNT_FRAMES = 0,	/* frames carrying the magic */

@@ -3,7 +3,7 @@
 # (semi-count).  Their BPF objects build under $(B)/bench/ and their
 # skeletons as $(B)/include/bench_NAME.skel.h, apart from bpf/'s.
 
-BENCH_BPF   := pktgen count
+BENCH_BPF   := pktgen count redirect
 BENCH_SKELS := $(patsubst %,$(B)/include/bench_%.skel.h,$(BENCH_BPF))
 BENCH_BPF_OBJS := $(patsubst %,$(B)/bench/%.bpf.o,$(BENCH_BPF))
 BENCH_HDRS  := bench/bench_common.h
@@ -23,14 +23,14 @@ $(BENCH_SKELS): $(B)/include/bench_%.skel.h: $(B)/bench/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name bench_$* > $@
 
 $(B)/obj/bench/pktgen.o: $(B)/include/bench_pktgen.skel.h
-$(B)/obj/bench/count.o: $(B)/include/bench_count.skel.h
+$(B)/obj/bench/count.o $(B)/obj/bench/counter.o: $(B)/include/bench_count.skel.h
 
 $(B)/bin/semi-pktgen: $(B)/obj/bench/pktgen.o $(B)/obj/bench/util.o
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) $^ $(BENCH_JSON_LIBS) $(BENCH_LIBS) -lpthread -o $@
 
-$(B)/bin/semi-count: $(B)/obj/bench/count.o $(B)/obj/bench/util.o
+$(B)/bin/semi-count: $(B)/obj/bench/count.o $(B)/obj/bench/counter.o $(B)/obj/bench/util.o
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) $^ $(BENCH_JSON_LIBS) $(BENCH_LIBS) -o $@
@@ -39,3 +39,17 @@ PROGS += $(B)/bin/semi-pktgen $(B)/bin/semi-count
 
 bench-tools: $(B)/bin/semi-pktgen $(B)/bin/semi-count
 .PHONY: bench-tools
+
+# semi-dpbench: the measuring half of `make bench` (bench/bench.py).
+# (loader/build.mk is read after this file: name its library literally.)
+$(B)/obj/bench/dpbench.o: $(B)/include/bench_count.skel.h \
+	$(B)/include/bench_redirect.skel.h
+
+$(B)/bin/semi-dpbench: $(B)/obj/bench/dpbench.o $(B)/obj/bench/counter.o \
+		$(B)/obj/bench/util.o $(B)/lib/libsemi_dp.a
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) $^ $(BENCH_JSON_LIBS) $(BENCH_LIBS) -o $@
+
+TEST_PROGS += $(B)/bin/semi-dpbench
+bench-tools: $(B)/bin/semi-dpbench

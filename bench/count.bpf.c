@@ -25,6 +25,7 @@
 
 const volatile __u64 max_seq;		/* bits in semi_count_seen */
 const volatile __u32 pass_counted;	/* XDP_PASS counted frames too */
+const volatile __u32 stamp_first;	/* keep semi_count_first (semi-dpbench) */
 
 /* The few kernel fields read, relocated by CO-RE against vmlinux BTF. */
 struct ns_common___sc {
@@ -87,6 +88,15 @@ struct {
 	__type(value, struct semi_count_cache);
 } semi_count_cache SEC(".maps");
 
+/* Per device: the first frame since user space zeroed the slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct semi_count_stamp);
+} semi_count_first SEC(".maps");
+
 /* Bit n set: seq n seen.  max_entries = max_seq / 64, set before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -94,6 +104,8 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } semi_count_seen SEC(".maps");
+
+#define READ_ONCE(x)	(*(const volatile typeof(x) *)&(x))
 
 struct vlan_hdr_ {
 	__be16 tci;
@@ -141,7 +153,8 @@ static __always_inline struct semi_bench_hdr *find_hdr(void *data,
 }
 
 /* This device's counters, or NULL for a device not in the table. */
-static __always_inline struct semi_count_vals *dev_ctrs(struct xdp_md *ctx)
+static __always_inline struct semi_count_vals *dev_ctrs(struct xdp_md *ctx,
+							 __u32 *idxp)
 {
 	struct xdp_buff___sc *kctx = bpf_cast_to_kern_ctx(ctx);
 	struct net_device___sc *dev = kctx->rxq->dev;
@@ -164,6 +177,7 @@ static __always_inline struct semi_count_vals *dev_ctrs(struct xdp_md *ctx)
 		cache->dev = (__u64)dev;
 		cache->idx = idx;
 	}
+	*idxp = idx;
 	return bpf_map_lookup_elem(&semi_count_ctrs, &idx);
 }
 
@@ -174,10 +188,10 @@ int semi_count(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct semi_count_vals *v;
 	struct semi_bench_hdr *h;
-	__u32 word;
+	__u32 word, idx = 0;
 	__u64 seq, bit, old, *p;
 
-	v = dev_ctrs(ctx);
+	v = dev_ctrs(ctx, &idx);
 	if (!v)
 		return XDP_PASS;
 	h = find_hdr(data, data_end);
@@ -190,6 +204,15 @@ int semi_count(struct xdp_md *ctx)
 	v->c[SEMI_COUNT_BYTES] += data_end - data;
 	if (seq + 1 > v->c[SEMI_COUNT_MAX_SEQ])
 		v->c[SEMI_COUNT_MAX_SEQ] = seq + 1;
+	if (stamp_first) {
+		struct semi_count_stamp *st;
+
+		st = bpf_map_lookup_elem(&semi_count_first, &idx);
+		/* Read-mostly: written once per reset, by the first CPU. */
+		if (st && !READ_ONCE(st->ns) &&
+		    !__sync_val_compare_and_swap(&st->ns, 0, bpf_ktime_get_ns()))
+			st->seq = seq;
+	}
 
 	word = seq >> 6;
 	p = seq < max_seq ? bpf_map_lookup_elem(&semi_count_seen, &word) : NULL;

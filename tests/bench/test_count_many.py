@@ -4,6 +4,7 @@ given by glob and by --dev-file, per-device counters that tell apart
 devices with the same name (and ifindex) in two namespaces."""
 import json
 import subprocess
+import time
 
 import netns
 
@@ -40,6 +41,15 @@ def test_hundreds_of_devices_two_namespaces(nss, counters, pktgen, has_xdp,
     sw.run(["ethtool", "-K", "r0", "gro", "on"])
     netns.run(["bridge", "-n", sw.name, "-b", "-"], input="".join(
         f"fdb add {mac(i)} dev p{i} master static\n" for i in range(n_dev)))
+
+    # Carrier changes reach the bridge through linkwatch, in batches: a port
+    # forwards only once its peer's "up" got there.
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        states = json.loads(netns.run(["bridge", "-n", sw.name, "-j", "link", "show"]))
+        if sum(1 for x in states if x.get("state") == "forwarding") == n_dev + 1:
+            break
+        time.sleep(0.1)
 
     # First namespace by glob, second by file (with a comment and a blank).
     dev_file = tmp_path / "devs"

@@ -1,0 +1,655 @@
+# SPDX-License-Identifier: GPL-2.0
+"""semi-net benchmarks (issue 6): `make bench` -> bench/run.sh -> here.
+
+Every figure is measured against a baseline in the same run, on topologies
+this script builds from network namespaces and veths (and real taps), with
+semi-pktgen as the fabric and semi-count / semi-dpbench as the receivers.
+The machine is shared and noisy: absolute figures drift, ratios hold, so
+every throughput figure is the median of --runs runs, taken round-robin
+(one run of each figure per round) so that drift hits all of them alike.
+
+Sections (each one a function in SECTIONS; the daemon and migration issues
+add theirs the same way):
+  throughput  2. 64-byte frames, one core: semi_uplink to the vf and tap
+              paths, a bare devmap redirect, the Linux bridge, real taps
+              read by a user-space reader, the emulated path through the relay
+  cost        3. ns per frame of each program, BPF_PROG_RUN repeat
+  switch      4. library path switch under 1 Mpps: latency, loss, duplicates
+  bulk        4. bulk switch of 4096 ports: time, latency, loss
+  ctl_switch  4. `semi-netctl switch` (waits for the daemon, issue 4)
+  migration   5. (waits for migration, issue 5)
+  scale       6. control plane at 4096 ports (waits for the daemon, issue 4)
+
+Output: a table on the terminal, JSON (build/bench/results.json), and with
+--write-docs docs/BENCHMARKS.md plus docs/bench-throughput.svg.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import select
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+
+import netns  # noqa: E402
+
+
+GEN_CPU = 0             # generator, and with it every softirq of the datapath
+AUX_CPU = 1             # user-space readers (tap sink, relay) and the switcher
+
+
+class Bench:
+    def __init__(self, build, args):
+        self.build = build
+        self.args = args
+        self.procs = []
+        self.objs = []
+        self.instances = []
+        self.results = {}
+
+    # ---- plumbing ----
+
+    def bin(self, name):
+        return os.path.join(self.build, "bin", name)
+
+    def ns(self, role):
+        n = netns.NetNS(role)
+        self.objs.append(n)
+        n.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+               "net.ipv6.conf.default.disable_ipv6=1"])
+        return n
+
+    def log(self, msg):
+        if not self.args.quiet:
+            print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+    def start(self, cmd, ns=None, cpu=None, ready="ready", pidfile=None):
+        """A long-running tool whose first line is 'ready' (or that writes
+        pidfile once it is ready)."""
+        if cpu is not None:
+            cmd = ["taskset", "-c", str(cpu)] + cmd
+        if ns is not None:
+            cmd = ["nsenter", f"--net=/run/netns/{ns.name}", "--"] + cmd
+        cmd = [str(c) for c in cmd]
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        p.cmdline = " ".join(cmd)
+        self.procs.append(p)
+        if pidfile:
+            end = time.monotonic() + 30
+            while not os.path.exists(pidfile) and p.poll() is None and time.monotonic() < end:
+                time.sleep(0.02)
+            if not os.path.exists(pidfile):
+                self.kill(p)
+                raise RuntimeError(f"{p.cmdline}: not ready: {p.err_text}")
+        else:
+            self.expect_line(p, ready, 60)
+        return p
+
+    def expect_line(self, p, want, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            r, _, _ = select.select([p.stdout], [], [], max(0, end - time.monotonic()))
+            if not r:
+                break
+            line = p.stdout.readline()
+            if not line:
+                break
+            if line.strip() == want:
+                return
+        self.kill(p)
+        raise RuntimeError(f"{p.cmdline}: no '{want}': {p.err_text}")
+
+    def finish(self, p, sig=signal.SIGINT, timeout=120, parse=True):
+        """Stop a tool (signal, or None: EOF on stdin); its JSON result."""
+        if sig is None:
+            p.stdin.close()
+            p.stdin = None
+        else:
+            p.send_signal(sig)
+        out, err = p.communicate(timeout=timeout)
+        self.procs.remove(p)
+        if p.returncode != 0:
+            raise RuntimeError(f"{p.cmdline} exited {p.returncode}: {err.strip()}")
+        return json.loads(out.strip().splitlines()[-1]) if parse else None
+
+    def kill(self, p):
+        if p in self.procs:
+            self.procs.remove(p)
+        try:
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=30)
+        except Exception as e:  # teardown goes on whatever happens
+            print(f"bench: cannot reap {p.cmdline}: {e}", file=sys.stderr)
+        p.err_text = ""
+        try:
+            if p.stderr:
+                p.err_text = p.stderr.read().strip()
+        except Exception:
+            pass
+        for f in (p.stdin, p.stdout, p.stderr):
+            try:
+                if f:
+                    f.close()
+            except Exception:
+                pass
+
+    def pktgen(self, ns, *args, background=False):
+        cmd = ["nsenter", f"--net=/run/netns/{ns.name}", "--", self.bin("semi-pktgen"),
+               "-j", "-q", "--cpu", str(GEN_CPU)] + [str(a) for a in args]
+        if background:
+            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+            p.cmdline = " ".join(cmd)
+            self.procs.append(p)
+            return p
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr}")
+        return json.loads(p.stdout.strip().splitlines()[-1])
+
+    def counter(self, *devs):
+        args = []
+        for d in devs:
+            args += ["--dev", d]
+        return self.start([self.bin("semi-count"), "-j", "-q"] + args)
+
+    def dpctl(self, ns, inst, *args):
+        return netns.run([self.bin("semi-dpctl"), "-i", inst] + [str(a) for a in args],
+                         ns=ns.name)
+
+    def tmpdir(self):
+        if not getattr(self, "_tmp", None):
+            self._tmp = tempfile.mkdtemp(prefix="semi-bench-")
+        return self._tmp
+
+    def instance(self, role):
+        inst = netns.unique(role)
+        self.instances.append(inst)
+        return inst
+
+    def close(self):
+        for p in list(self.procs):
+            self.kill(p)
+        self.procs = []
+        for inst in self.instances:
+            netns.run([self.bin("semi-dpctl"), "-i", inst, "purge"], check=False)
+        for o in reversed(self.objs):
+            o.close()
+        self.objs = []
+        if getattr(self, "_tmp", None):
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    @staticmethod
+    def mac(i, base=0x525400000000):
+        v = base + i
+        return ":".join(f"{(v >> s) & 0xff:02x}" for s in range(40, -8, -8))
+
+
+# ---- 2. throughput ----------------------------------------------------------
+
+FIGURES = [
+    # key, label, what it is
+    ("a", "semi_uplink -> vf", "semi_uplink XDP, port on path vf (veth, XDP receiver)"),
+    ("b", "semi_uplink -> tap path", "semi_uplink XDP, port on path tap (a veth in the tap's role, XDP receiver)"),
+    ("c", "bare devmap redirect", "XDP program that redirects every frame to devmap slot 0"),
+    ("d", "Linux bridge", "bridge forwarding to a veth, same receiver (static FDB entry)"),
+    ("b_tap", "semi_uplink -> real tap", "semi_uplink XDP into a real tap, read by a user-space reader (one read() per frame, like QEMU) on the second core"),
+    ("d_tap", "bridge -> real tap", "bridge into a real tap, same reader"),
+    ("e", "emulated path via relay", "semi_uplink -> real tap -> tap-relay (QEMU's part, second core) -> guest's tap, counted there by XDP"),
+]
+
+
+def throughput(b):
+    a = b.args
+    n = a.frames
+    w, h, g = b.ns("tw"), b.ns("th"), b.ns("tg")
+    netns.veth(h, "up0", w, "up0p")
+    for i in range(4):
+        netns.veth(h, f"v{i}", g, f"v{i}g")
+    for i in range(2):
+        netns.veth(h, f"t{i}", g, f"t{i}g")
+    for i in (2, 3):
+        h.run(["ip", "tuntap", "add", "dev", f"tap{i}", "mode", "tap"])
+        h.ip(f"link set tap{i} up")
+    g.run(["ip", "tuntap", "add", "dev", "gtap3", "mode", "tap"])
+    g.ip("link set gtap3 up")
+    inst = b.instance("bt")
+    b.dpctl(h, inst, "load")
+    b.dpctl(h, inst, "attach-uplink", "up0", "native")
+    # Receivers on the peers while the ports are put: their veths take XDP.
+    hold = b.counter(*[f"{g.name}:{d}" for d in ("v0g", "v1g", "v2g", "v3g", "t0g", "t1g")])
+    taps = {0: "t0", 1: "t1", 2: "tap2", 3: "tap3"}
+    paths = {0: "vf", 1: "tap", 2: "tap", 3: "tap"}
+    for i in range(4):
+        b.dpctl(h, inst, "port-put", f"p{i}", b.mac(i), "vf", f"v{i}", "tap", taps[i],
+                "path", paths[i])
+    b.finish(hold)
+    ports = {p["name"]: p for p in json.loads(b.dpctl(h, inst, "-j", "port-show"))}
+    for i in range(4):
+        p = ports[f"p{i}"]
+        if not (p["vf_xdp"] and p["tap_xdp"]):
+            raise RuntimeError(f"port p{i} is not on the XDP path: {p}")
+    relay = None
+    if os.access(b.bin("tap-relay"), os.X_OK):
+        pidfile = os.path.join(b.tmpdir(), "relay.pid")
+        relay = b.start([b.bin("tap-relay"), "-t", "tap3", "-n", h.name, "-g", "gtap3",
+                         "-N", g.name, "-j", "-p", pidfile], cpu=AUX_CPU, pidfile=pidfile)
+    if relay is None:
+        b.log("tap-relay is not built: (e) left out")
+
+    # (c) bare devmap redirect, (d) Linux bridge: their own copies of the topology.
+    cw, ch, cg = b.ns("cw"), b.ns("ch"), b.ns("cg")
+    netns.veth(ch, "up0", cw, "up0p")
+    netns.veth(ch, "v0", cg, "v0g")
+    dw, dh, dg = b.ns("dw"), b.ns("dh"), b.ns("dg")
+    netns.veth(dh, "up0", dw, "up0p")
+    netns.veth(dh, "v0", dg, "v0g")
+    dh.run(["ip", "tuntap", "add", "dev", "tapd", "mode", "tap"])
+    dh.run(["ethtool", "-K", "up0", "gro", "on"])
+    netns.run(["ip", "-n", dh.name, "-b", "-"], input="".join(
+        f"{c}\n" for c in ("link add br0 type bridge", "link set up0 master br0",
+                           "link set v0 master br0", "link set tapd master br0",
+                           "link set tapd up", "link set br0 up")))
+    for mac, dev in ((b.mac(0x10), "v0"), (b.mac(0x11), "tapd")):
+        dh.run(["bridge", "fdb", "add", mac, "dev", dev, "master", "static"])
+    redirect = None
+
+    def veth_run(wire, rxdev, mac):
+        c = b.counter(rxdev)
+        s = b.pktgen(wire, "--dev", "up0p", "--dst-mac", mac, "--count", n)
+        r = b.finish(c)
+        return s, r["unique"], r["duplicates"]
+
+    def sink_run(wire, ns, tap, mac):
+        k = b.start([b.bin("semi-dpbench"), "tapsink", "--dev", tap, "-j"], ns=ns, cpu=AUX_CPU)
+        s = b.pktgen(wire, "--dev", "up0p", "--dst-mac", mac, "--duration", a.tap_seconds)
+        time.sleep(0.05)
+        r = b.finish(k)
+        return s, r["unique"], r["duplicates"], r["pps"]
+
+    def run(key):
+        nonlocal redirect
+        if key == "a":
+            s, got, dup = veth_run(w, f"{g.name}:v0g", b.mac(0))
+        elif key == "b":
+            s, got, dup = veth_run(w, f"{g.name}:t1g", b.mac(1))
+        elif key == "c":
+            c = b.counter(f"{cg.name}:v0g")
+            if redirect is None:
+                redirect = b.start([b.bin("semi-dpbench"), "redirect", "--dev", "up0",
+                                    "--to", "v0"], ns=ch)
+            s = b.pktgen(cw, "--dev", "up0p", "--dst-mac", b.mac(0), "--count", n)
+            r = b.finish(c)
+            got, dup = r["unique"], r["duplicates"]
+        elif key == "d":
+            s, got, dup = veth_run(dw, f"{dg.name}:v0g", b.mac(0x10))
+        elif key == "b_tap":
+            s, got, dup, pps = sink_run(w, h, "tap2", b.mac(2))
+            return {"mpps": pps / 1e6, "sent": s["sent"], "delivered": got,
+                    "duplicates": dup, "offered_mpps": s["pps"] / 1e6}
+        elif key == "d_tap":
+            s, got, dup, pps = sink_run(dw, dh, "tapd", b.mac(0x11))
+            return {"mpps": pps / 1e6, "sent": s["sent"], "delivered": got,
+                    "duplicates": dup, "offered_mpps": s["pps"] / 1e6}
+        elif key == "e":
+            c = b.counter(f"{g.name}:gtap3")
+            s = b.pktgen(w, "--dev", "up0p", "--dst-mac", b.mac(3), "--duration", a.tap_seconds)
+            time.sleep(0.1)
+            r = b.finish(c)
+            return {"mpps": r["unique"] / s["seconds"] / 1e6 if s["seconds"] else 0,
+                    "sent": s["sent"], "delivered": r["unique"],
+                    "duplicates": r["duplicates"], "offered_mpps": s["pps"] / 1e6}
+        # Back-pressured veth paths: the generator's rate is the path's rate,
+        # scaled by what arrived (1.0 when nothing was lost).
+        return {"mpps": s["pps"] / 1e6 * got / s["sent"], "sent": s["sent"],
+                "delivered": got, "duplicates": dup, "offered_mpps": s["pps"] / 1e6}
+
+    keys = [k for k, _, _ in FIGURES if k != "e" or relay is not None]
+    runs = {k: [] for k in keys}
+    try:
+        for rnd in range(a.runs):
+            # Each round starts one figure further on: no figure always
+            # follows the same other one (a tap run leaves a busy reader).
+            for k in keys[rnd % len(keys):] + keys[:rnd % len(keys)]:
+                runs[k].append(run(k))
+            b.log(f"throughput round {rnd + 1}/{a.runs}: " + " ".join(
+                f"{k}={runs[k][-1]['mpps']:.2f}" for k in keys))
+
+    finally:
+        if redirect is not None:
+            b.finish(redirect, parse=False)
+        relay_stats = b.finish(relay) if relay is not None else None
+
+    out = {"frames_per_run": n, "tap_seconds": a.tap_seconds, "runs": a.runs,
+           "generator_cpu": GEN_CPU, "reader_cpu": AUX_CPU, "figures": {}}
+    for k, label, what in FIGURES:
+        if k not in runs:
+            out["figures"][k] = {"label": label, "what": what, "mpps": None,
+                                 "todo": "tap-relay (tests/lab) not built"}
+            continue
+        rs = runs[k]
+        out["figures"][k] = {
+            "label": label, "what": what,
+            "mpps": statistics.median(r["mpps"] for r in rs),
+            "runs_mpps": [round(r["mpps"], 4) for r in rs],
+            "sent": sum(r["sent"] for r in rs),
+            "delivered": sum(r["delivered"] for r in rs),
+            "duplicates": sum(r["duplicates"] for r in rs),
+            "offered_mpps": statistics.median(r["offered_mpps"] for r in rs),
+        }
+    f = {k: v["mpps"] for k, v in out["figures"].items()}
+
+    def ratio(x, y):
+        return round(f[x] / f[y], 3) if f.get(x) and f.get(y) else None
+
+    out["ratios"] = {"a/c": ratio("a", "c"), "a/d": ratio("a", "d"), "b/d": ratio("b", "d"),
+                     "b_tap/d_tap": ratio("b_tap", "d_tap"), "e/d_tap": ratio("e", "d_tap")}
+    out["targets"] = {"a/c >= 0.90": out["ratios"]["a/c"] is not None and out["ratios"]["a/c"] >= 0.90,
+                      "a/d >= 5": out["ratios"]["a/d"] is not None and out["ratios"]["a/d"] >= 5}
+    out["relay"] = relay_stats
+    return out
+
+
+# ---- 3. per-packet cost -----------------------------------------------------
+
+def cost(b):
+    h, g = b.ns("ch3"), b.ns("cg3")
+    netns.veth(h, "up0", g, "up0p")
+    netns.veth(h, "v0", g, "v0g")
+    netns.veth(h, "t0", g, "t0g")
+    netns.veth(h, "v1", g, "v1g")
+    netns.veth(h, "t1", g, "t1g")
+    inst = b.instance("bc")
+    b.dpctl(h, inst, "load")
+    b.dpctl(h, inst, "attach-uplink", "up0", "native")
+    hold = b.counter(*[f"{g.name}:{d}" for d in ("v0g", "t0g", "v1g", "t1g")])
+    b.dpctl(h, inst, "port-put", "p0", b.mac(0), "vf", "v0", "tap", "t0", "path", "vf")
+    b.dpctl(h, inst, "port-put", "p1", b.mac(1), "vf", "v1", "tap", "t1", "path", "tap")
+    b.finish(hold)
+    out = json.loads(netns.run(
+        ["taskset", "-c", str(AUX_CPU), b.bin("semi-dpbench"), "cost", "-i", inst, "--port", "p0", "--tap-port", "p1",
+         "--repeat", str(b.args.repeat), "--runs", str(b.args.runs), "-j"], ns=h.name,
+        timeout=300))
+    ns = out["ns"]
+    out["vs_bare_redirect"] = {k: round(v / ns["bare_redirect"], 2)
+                               for k, v in ns.items() if ns["bare_redirect"]}
+    out["over_bare_redirect_ns"] = {k: round(v - ns["bare_redirect"], 1) for k, v in ns.items()}
+    return out
+
+
+# ---- 4. switch cost ---------------------------------------------------------
+
+def switch_run(b, wire, host, inst, tool_args, gen_args, count):
+    tool = b.start([b.bin("semi-dpbench")] + tool_args + ["-j"], ns=host, cpu=AUX_CPU)
+    gen = b.pktgen(wire, "--dev", "up0p", "--rate", b.args.switch_rate, "--duration", 120,
+                   *gen_args, background=True)
+    try:
+        b.expect_line(tool, "switched", 600)
+    finally:
+        gen.send_signal(signal.SIGINT)
+        out, err = gen.communicate(timeout=60)
+        b.procs.remove(gen)
+    if gen.returncode != 0:
+        raise RuntimeError(f"semi-pktgen: {err}")
+    sent = json.loads(out)
+    time.sleep(0.3)
+    res = b.finish(tool, sig=None)
+    res["sent"] = sent["sent"]
+    res["offered_pps"] = sent["pps"]
+    res["lost"] = sent["sent"] - res["unique"]
+    return res
+
+
+def switch(b):
+    w, h, g = b.ns("sw"), b.ns("sh"), b.ns("sg")
+    netns.veth(h, "up0", w, "up0p")
+    netns.veth(h, "v0", g, "v0g")
+    netns.veth(h, "t0", g, "t0g")
+    inst = b.instance("bs")
+    b.dpctl(h, inst, "load")
+    b.dpctl(h, inst, "attach-uplink", "up0", "native")
+    hold = b.counter(f"{g.name}:v0g", f"{g.name}:t0g")
+    b.dpctl(h, inst, "port-put", "p0", b.mac(0), "vf", "v0", "tap", "t0", "path", "vf")
+    b.finish(hold)
+    return switch_run(b, w, h, inst,
+                      ["switch", "-i", inst, "--port", "p0", "--rx-a", f"{g.name}:v0g",
+                       "--rx-b", f"{g.name}:t0g", "--switches", b.args.switches,
+                       "--interval-us", 1000],
+                      ["--dst-mac", b.mac(0)], b.args.switches)
+
+
+def bulk(b):
+    nports = b.args.bulk_ports
+    w, h, g = b.ns("kw"), b.ns("kh"), b.ns("kg")
+    netns.veth(h, "up0", w, "up0p")
+    t0 = time.monotonic()
+    for part in range(0, nports, 1024):
+        rng = range(part, min(nports, part + 1024))
+        netns.run(["ip", "-n", h.name, "-b", "-"], input="".join(
+            f"link add v{i} type veth peer name v{i}g netns {g.name}\n"
+            f"link add t{i} type veth peer name t{i}g netns {g.name}\n" for i in rng),
+            timeout=600)
+        netns.run(["ip", "-n", h.name, "-b", "-"], input="".join(
+            f"link set v{i} up\nlink set t{i} up\n" for i in rng), timeout=600)
+        netns.run(["ip", "-n", g.name, "-b", "-"], input="".join(
+            f"link set v{i}g up\nlink set t{i}g up\n" for i in rng), timeout=600)
+    b.log(f"bulk: {2 * nports} veth pairs in {time.monotonic() - t0:.1f} s")
+    inst = b.instance("bk")
+    b.dpctl(h, inst, "load")
+    b.dpctl(h, inst, "attach-uplink", "up0", "native")
+    res = switch_run(b, w, h, inst,
+                     ["bulk", "-i", inst, "--prefix", "p", "--ports", nports,
+                      "--mac", b.mac(0), "--vf-fmt", "v%u", "--tap-fmt", "t%u",
+                      "--rx-a", f"{g.name}:v%ug", "--rx-b", f"{g.name}:t%ug",
+                      "--switches", b.args.bulk_switches, "--interval-us", 5000],
+                     ["--dst-mac", b.mac(0), "--dst-count", nports], b.args.bulk_switches)
+    return res
+
+
+def pending(issue, what):
+    def section(b):
+        return {"pending": f"waits for issue {issue}", "what": what}
+    return section
+
+
+SECTIONS = [
+    ("throughput", throughput),
+    ("cost", cost),
+    ("switch", switch),
+    ("bulk", bulk),
+    ("ctl_switch", pending(4, "semi-netctl switch: store-to-first-frame p50/p99 over 1000 "
+                              "switches, loss and duplicates at 1 Mpps")),
+    ("migration", pending(5, "frames lost per direction over 10 migrations at 100 kpps, "
+                             "semi-net vs QEMU-style; time until the fabric has moved; "
+                             "migration timeline plot")),
+    ("scale", pending(4, "add 4096 ports (< 1 s), status with 4096 ports (< 100 ms), "
+                         "daemon RSS (< 16 MiB) and BPF map memory at 4096 ports")),
+]
+
+
+# ---- output ------------------------------------------------------------------
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = 0
+    try:
+        with open("/proc/meminfo") as f:
+            mem = int(f.readline().split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "bench",
+                            "bpf", "loader"], capture_output=True, text=True).stdout.strip()
+    return {"kernel": platform.release(), "cpu": cpu, "cpus": os.cpu_count(),
+            "mem_mib": mem, "os": _os_name(), "commit": rev + ("+dirty" if dirty else ""),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def _os_name():
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return platform.system()
+
+
+def fmt(v, nd=2):
+    return "-" if v is None else f"{v:.{nd}f}"
+
+
+def table(res):
+    lines = []
+    t = res.get("throughput")
+    if t and "figures" in t:
+        lines.append("2. Throughput, 64-byte frames, one core (median of "
+                     f"{t['runs']} runs)")
+        lines.append(f"   {'':7} {'path':28} {'Mpps':>7}  {'delivered/sent':>17}  dup")
+        for k, v in t["figures"].items():
+            if v["mpps"] is None:
+                lines.append(f"   {'(' + k + ')':7} {v['label']:28} {'TODO':>7}  {v.get('todo', '')}")
+                continue
+            lines.append(f"   {'(' + k + ')':7} {v['label']:28} {v['mpps']:7.2f}  "
+                         f"{v['delivered']:>8}/{v['sent']:<8}  {v['duplicates']}")
+        r = t["ratios"]
+        lines.append(f"   a/c {fmt(r['a/c'], 3)} (target >= 0.90: "
+                     f"{'met' if t['targets']['a/c >= 0.90'] else 'NOT met'})   "
+                     f"a/d {fmt(r['a/d'], 2)} (target >= 5: "
+                     f"{'met' if t['targets']['a/d >= 5'] else 'NOT met'})   "
+                     f"b/d {fmt(r['b/d'], 2)}")
+        lines.append(f"   real taps: b_tap/d_tap {fmt(r['b_tap/d_tap'], 2)}   "
+                     f"e/d_tap {fmt(r['e/d_tap'], 2)}")
+    c = res.get("cost")
+    if c and "ns" in c:
+        lines.append(f"3. Per-packet cost, BPF_PROG_RUN x {c['repeat']} (median of {c['runs']})")
+        for k, v in c["ns"].items():
+            lines.append(f"   {k:16} {v:7.1f} ns   x{c['vs_bare_redirect'][k]:<5} "
+                         f"of bare redirect ({c['over_bare_redirect_ns'][k]:+.1f} ns)")
+    for key, title in (("switch", "4. Path switch through the library, 1 port"),
+                       ("bulk", "4. Bulk switch through the library")):
+        s = res.get(key)
+        if not s or "latency_ns" not in s:
+            continue
+        lat, call = s["latency_ns"], s["call_ns"]
+        lines.append(f"{title}: {s['switches']} switches, {s['ports']} ports, "
+                     f"{s['offered_pps'] / 1e6:.2f} Mpps offered")
+        lines.append(f"   store -> first frame on new path: p50 {lat['p50'] / 1e3:.1f} us  "
+                     f"p99 {lat['p99'] / 1e3:.1f} us  max {lat['max'] / 1e3:.1f} us  "
+                     f"(timeouts {s['timeouts']})")
+        aft = s["after_return_ns"]
+        lines.append(f"   library call: p50 {call['p50'] / 1e3:.1f} us  p99 {call['p99'] / 1e3:.1f} us;"
+                     f"  its return -> first frame: p50 {aft['p50'] / 1e3:.1f} us  "
+                     f"p99 {aft['p99'] / 1e3:.1f} us")
+        lines.append(f"   frames: sent {s['sent']}  delivered {s['unique']}  lost {s['lost']}  "
+                     f"duplicates {s['duplicates']}")
+        if "created" in s:
+            cr = s["created"]
+            lines.append(f"   ports added through the library: {cr['ports']} in "
+                         f"{cr['seconds']:.2f} s (p50 {cr['put_ns']['p50'] / 1e3:.0f} us, "
+                         f"p99 {cr['put_ns']['p99'] / 1e3:.0f} us each)")
+    for key in ("ctl_switch", "migration", "scale"):
+        s = res.get(key)
+        if s and "pending" in s:
+            lines.append(f"{key}: pending ({s['pending']}): {s['what']}")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.environ.get("SEMI_BUILD") or os.path.join(ROOT, "build"))
+    ap.add_argument("--only", action="append", choices=[s for s, _ in SECTIONS],
+                    help="run only this section (repeatable)")
+    ap.add_argument("--runs", type=int, default=7, help="runs per figure (median; >= 5)")
+    ap.add_argument("--frames", type=int, default=3_000_000,
+                    help="frames per back-pressured throughput run")
+    ap.add_argument("--tap-seconds", type=float, default=1.0,
+                    help="seconds per run into a real tap")
+    ap.add_argument("--repeat", type=int, default=1_000_000, help="BPF_PROG_RUN repeat")
+    ap.add_argument("--switches", type=int, default=1000)
+    ap.add_argument("--switch-rate", type=int, default=1_000_000)
+    ap.add_argument("--bulk-ports", type=int, default=4096)
+    ap.add_argument("--bulk-switches", type=int, default=100)
+    ap.add_argument("--json", default=None, help="results file (default BUILD/bench/results.json)")
+    ap.add_argument("--write-docs", action="store_true",
+                    help="write docs/BENCHMARKS.md and docs/bench-throughput.svg")
+    ap.add_argument("-q", "--quiet", action="store_true")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench: needs root (namespaces, BPF)")
+    for tool in ("semi-pktgen", "semi-count", "semi-dpbench", "semi-dpctl"):
+        if not os.access(os.path.join(args.build, "bin", tool), os.X_OK):
+            sys.exit(f"bench: {tool} is not built in {args.build}: run 'make tests' first")
+
+    # A signal ends the run through the finally below: nothing is left behind.
+    def on_signal(sig, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    res = {"machine": machine(), "command": "make bench", "sections": {}}
+    t_all = time.monotonic()
+    for name, fn in SECTIONS:
+        if args.only and name not in args.only:
+            continue
+        b = Bench(args.build, args)
+        t0 = time.monotonic()
+        try:
+            b.log(f"{name} ...")
+            res["sections"][name] = fn(b)
+        except KeyboardInterrupt:
+            b.close()
+            netns.cleanup_all()
+            sys.exit("bench: interrupted; cleaned up")
+        except Exception as e:   # one section failing does not hide the others
+            res["sections"][name] = {"error": str(e)}
+            traceback.print_exc()
+            print(f"bench: {name} failed: {e}", file=sys.stderr)
+        finally:
+            b.close()
+        res["sections"][name]["seconds"] = round(time.monotonic() - t0, 1)
+    netns.cleanup_all()
+    res["seconds"] = round(time.monotonic() - t_all, 1)
+
+    path = args.json or os.path.join(args.build, "bench", "results.json")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(res, f, indent=1)
+    text = table(res["sections"])
+    print(text)
+    print(f"bench: {res['seconds']:.0f} s; results in {path}")
+    if args.write_docs:
+        import report
+        report.write(res, ROOT, text)
+        print("bench: wrote docs/BENCHMARKS.md and docs/bench-throughput.svg")
+    failed = [k for k, v in res["sections"].items() if "error" in v]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
