@@ -360,6 +360,16 @@ def throughput(b):
                      "b_tap/d_tap": ratio("b_tap", "d_tap"), "e/d_tap": ratio("e", "d_tap")}
     out["targets"] = {"a/c >= 0.90": out["ratios"]["a/c"] is not None and out["ratios"]["a/c"] >= 0.90,
                       "a/d >= 5": out["ratios"]["a/d"] is not None and out["ratios"]["a/d"] >= 5}
+    # The targets as time per frame: what semi_uplink costs end to end over
+    # the baseline, and what the target leaves it.
+    if f.get("a") and f.get("c") and f.get("d"):
+        ns = {k: 1e3 / f[k] for k in ("a", "c", "d")}
+        out["per_frame_ns"] = {
+            "a": round(ns["a"], 1), "c": round(ns["c"], 1), "d": round(ns["d"], 1),
+            "a_over_c": round(ns["a"] - ns["c"], 1),
+            "a_over_c_allowed": round(ns["c"] / 0.90 - ns["c"], 1),
+            "a_allowed_by_a/d": round(ns["d"] / 5, 1),
+        }
     out["relay"] = relay_stats
     return out
 
@@ -544,6 +554,11 @@ def table(res):
                      f"b/d {fmt(r['b/d'], 2)}")
         lines.append(f"   real taps: b_tap/d_tap {fmt(r['b_tap/d_tap'], 2)}   "
                      f"e/d_tap {fmt(r['e/d_tap'], 2)}")
+        pf = t.get("per_frame_ns")
+        if pf:
+            lines.append(f"   per frame end to end: a {pf['a']} ns, c {pf['c']} ns, d {pf['d']} ns; "
+                         f"a costs {pf['a_over_c']} ns over c (a/c >= 0.90 allows "
+                         f"{pf['a_over_c_allowed']}), a/d >= 5 needs a <= {pf['a_allowed_by_a/d']} ns")
     c = res.get("cost")
     if c and "ns" in c:
         lines.append(f"3. Per-packet cost, BPF_PROG_RUN x {c['repeat']} (median of {c['runs']})")

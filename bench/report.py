@@ -94,8 +94,14 @@ def markdown(res, table_text):
               f"| b/d (tap path vs Linux bridge) | {_f(r['b/d'])} | |",
               f"| b_tap/d_tap (into a real tap, semi_uplink vs bridge) | {_f(r['b_tap/d_tap'])} | |",
               f"| e/d_tap (emulated path end to end vs bridge into a tap) | {_f(r['e/d_tap'])} | |",
-              "",
-              "How: one wire namespace per topology sends with `semi-pktgen` (BPF_PROG_RUN "
+              ""]
+        pf = t.get("per_frame_ns")
+        if pf:
+            L += [f"Per frame, end to end on the one core: (a) {pf['a']} ns, (c) {pf['c']} ns, "
+                  f"(d) {pf['d']} ns. semi_uplink costs {pf['a_over_c']} ns a frame more than "
+                  f"the bare redirect; a/c >= 0.90 allows {pf['a_over_c_allowed']} ns. "
+                  f"a/d >= 5 needs (a) at or under {pf['a_allowed_by_a/d']} ns a frame.", ""]
+        L += ["How: one wire namespace per topology sends with `semi-pktgen` (BPF_PROG_RUN "
               "live frames, pinned to CPU 0) into a veth whose peer is the uplink. Everything "
               "after it -- the uplink's program, the redirect, the receiving veth and its XDP "
               "counter (`semi-count`: per-device counters and an exact dedup bitmap) -- runs in "
@@ -177,7 +183,12 @@ def markdown(res, table_text):
                   "bank word) over every port, and the first frame on any port's new path. "
                   "The call is dominated by the library resolving each port by name (a "
                   "linear scan per name: O(ports^2)); the bank store itself is its last step, "
-                  "so 'its return -> first frame' bounds the datapath's part.", ""]
+                  "so 'its return -> first frame' bounds the datapath's part. That part is larger "
+                  "than for one port because of the test topology, not the switch: with a veth "
+                  "pair per port every frame needs its own NAPI poll on the receiving side "
+                  "(~2 us each here), so a generator batch of 64 frames reaches its receivers "
+                  "over ~100 us and the first frame decided after the flip lands up to a "
+                  "batch later.", ""]
     pend = [(k, s[k]) for k in ("ctl_switch", "migration", "scale") if k in s and "pending" in s[k]]
     if pend:
         L += ["## Not yet measured", ""]
