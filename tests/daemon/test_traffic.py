@@ -171,11 +171,16 @@ def test_kill9_at_500kpps_loses_nothing(build, loadlab, netd):
         before_show = d.j("port", "show")
         gen = subprocess.Popen(["nsenter", f"--net=/run/netns/{wire.name}",
                                 os.path.join(build, "bin", "semi-pktgen"), "--dev", "up0p",
-                                "--dst-mac", MAC, "--rate", str(RATE_KILL), "--duration", "3",
+                                "--dst-mac", MAC, "--rate", str(RATE_KILL), "--duration", "4",
                                 "--cpu", "0", "-j", "-q"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(0.8)
-        mid = d.j("stats", "p0")["ports"][0]["rx"]["vf"]["packets"]
+        # Kill only once frames are flowing (the generator's start-up takes
+        # a while under the sanitizers).
+        deadline = time.monotonic() + 20
+        mid = 0
+        while mid == 0 and time.monotonic() < deadline and gen.poll() is None:
+            time.sleep(0.05)
+            mid = d.j("stats", "p0")["ports"][0]["rx"]["vf"]["packets"]
         d.kill9()
         time.sleep(0.5)                      # no daemon at all for a while
         t0 = time.monotonic()
