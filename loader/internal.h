@@ -28,6 +28,8 @@ enum semi_map_id {
 extern const char *const semi_map_names[M_COUNT];
 extern const char *const semi_prog_names[SEMI_PROG_COUNT];
 
+#define NAME_IDX_SLOTS	(2 * SEMI_MAX_PORTS)
+
 struct semi_dp {
 	char instance[SEMI_INSTANCE_MAX + 1];
 	char dir[256];			/* <pin_root>/<instance> */
@@ -47,6 +49,12 @@ struct semi_dp {
 	size_t paths_stride;
 	volatile struct semi_ctl *ctl;
 	size_t ctl_len;
+	/*
+	 * Name -> port id, open addressing: a cache of semi_ports, checked on
+	 * every hit (another process may have changed the table) and rebuilt
+	 * on a miss.  Slots hold id + 1, 0 is empty.
+	 */
+	uint16_t name_idx[NAME_IDX_SLOTS];
 	char err[256];
 };
 

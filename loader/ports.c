@@ -20,19 +20,59 @@
 
 #include "loader/internal.h"
 
-int dp_find_port(struct semi_dp *dp, const char *name)
+static uint32_t name_hash(const char *name)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (int i = 0; i < SEMI_NAME_LEN && name[i]; i++)
+		h = (h ^ (uint8_t)name[i]) * 16777619u;
+	return h;
+}
+
+static void name_idx_rebuild(struct semi_dp *dp)
 {
 	uint32_t hwm = dp->ctl->port_hwm;
 
-	if (hwm > SEMI_MAX_PORTS)
-		hwm = SEMI_MAX_PORTS;
-	for (uint32_t id = 0; id < hwm; id++) {
+	memset(dp->name_idx, 0, sizeof(dp->name_idx));
+	for (uint32_t id = 0; id < hwm && id < SEMI_MAX_PORTS; id++) {
 		struct semi_port *p = dp_port(dp, id);
+		uint32_t h;
 
+		if (!(p->flags & SEMI_PORT_F_USED))
+			continue;
+		h = name_hash(p->name);
+		while (dp->name_idx[h % NAME_IDX_SLOTS])
+			h++;
+		dp->name_idx[h % NAME_IDX_SLOTS] = (uint16_t)(id + 1);
+	}
+}
+
+static int name_idx_find(struct semi_dp *dp, const char *name)
+{
+	uint32_t h = name_hash(name);
+
+	for (uint32_t n = 0; n < NAME_IDX_SLOTS; n++, h++) {
+		uint16_t slot = dp->name_idx[h % NAME_IDX_SLOTS];
+		struct semi_port *p;
+
+		if (!slot)
+			return -ENOENT;
+		p = dp_port(dp, slot - 1u);
 		if ((p->flags & SEMI_PORT_F_USED) && !strncmp(p->name, name, SEMI_NAME_LEN))
-			return (int)id;
+			return slot - 1;
 	}
 	return -ENOENT;
+}
+
+int dp_find_port(struct semi_dp *dp, const char *name)
+{
+	int id = name_idx_find(dp, name);
+
+	if (id >= 0)
+		return id;
+	/* Not in the cache: the table may have changed under us. */
+	name_idx_rebuild(dp);
+	return name_idx_find(dp, name);
 }
 
 static int lookup(struct semi_dp *dp, const char *name)

@@ -108,13 +108,17 @@ def run_switch(build, nports, flip_args):
     try:
         lab.start_counter()     # XDP on the peers first: targets take XDP frames
         lab.setup_ports()
-        gen = lab.generator(seconds=4)
+        # Traffic runs until the flips are over (however long they take
+        # on a loaded machine), then stops: every flip happens under load.
+        gen = lab.generator(seconds=120)
         time.sleep(0.5)
         t0 = time.monotonic()
         flipper = netns.run([lab.bin("semi-dpctl"), "-j", "-i", lab.instance, *flip_args],
                             ns=lab.host.name, timeout=120)
         flip_seconds = time.monotonic() - t0
         still_sending = gen.poll() is None
+        time.sleep(0.3)
+        gen.send_signal(signal.SIGINT)
         out, err = gen.communicate(timeout=60)
         assert gen.returncode == 0, err
         sent = json.loads(out)
