@@ -93,6 +93,13 @@ struct netcfg__vf_info {
 int netcfg__vf_parse(struct nlmsghdr *nlh, unsigned int vf,
 		     struct netcfg__vf_info *info);
 
+/* Next hop (neigh.c): request builders and reply parsers. */
+struct nl_msg *netcfg__route_get_msg(int family, const void *dst);
+struct nl_msg *netcfg__neigh_msg(int type, int nlflags, int family, int ifindex,
+				 const void *dst, uint8_t ntf_flags);
+int netcfg__route_parse(struct nlmsghdr *nlh, struct netcfg_nexthop *nh);
+int netcfg__neigh_parse(struct nlmsghdr *nlh, struct netcfg_nexthop *nh);
+
 /* Event engine, fed one message at a time (unit tests drive it directly). */
 int netcfg__events_handle(struct netcfg_events *ev, struct nlmsghdr *nlh);
 struct netcfg_events *netcfg__events_new(netcfg_link_cb cb, void *arg);

@@ -11,6 +11,7 @@
  *   VFs        netcfg_vf_count(), netcfg_vf_get(), netcfg_vf_set()
  *   announce   netcfg_announce_build_rarp() / _garp() / _na(),
  *              netcfg_announce_send()
+ *   next hop   netcfg_nexthop_get()
  *
  * Conventions
  *   - Functions return 0 (or a count) on success and a negative errno on
@@ -340,6 +341,43 @@ struct netcfg_announce {
  */
 int netcfg_announce_send(struct netcfg *nc, const char *dev,
 			 const struct netcfg_announce *a);
+
+/* ------------------------------------------------------------------ */
+/* Next hop                                                           */
+/* ------------------------------------------------------------------ */
+
+struct netcfg_nexthop {
+	int family;			/* AF_INET or AF_INET6, as asked */
+	int ifindex;			/* the route's output device */
+	uint8_t route_type;		/* RTN_UNICAST, ... */
+	union {				/* the next hop: the gateway, or the */
+		struct in_addr v4;	/* address itself when it is on-link */
+		struct in6_addr v6;
+	} gateway;
+	union {				/* the route's preferred source, zero */
+		struct in_addr v4;	/* if it has none */
+		struct in6_addr v6;
+	} prefsrc;
+	uint16_t state;			/* NUD_* of the neighbour entry */
+	uint8_t mac[NETCFG_ETH_ALEN];	/* the next hop's link-layer address */
+};
+
+/*
+ * The next hop towards `dst` (AF_INET: struct in_addr, AF_INET6: struct
+ * in6_addr) and its link-layer address, from the kernel's tables: the
+ * route (RTM_GETROUTE, as `ip route get`), then the neighbour entry of its
+ * gateway, or of dst when on-link, on its device (RTM_GETNEIGH).
+ *
+ * 0 with *out filled when the entry can be used now (reachable, stale,
+ * delay, probe, permanent, noarp).  -EAGAIN when it cannot yet: the call
+ * has asked the kernel to resolve it (RTM_NEWNEIGH with NTF_USE, as `ip
+ * neigh replace ADDR dev DEV use`), so the same call a little later finds
+ * it; out has everything but mac.  -ENETUNREACH when no device route
+ * leads there (no route, a local or blackhole address).  Other errors are
+ * the kernel's, with a message.
+ */
+int netcfg_nexthop_get(struct netcfg *nc, int family, const void *dst,
+		       struct netcfg_nexthop *out);
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                            */

@@ -533,6 +533,38 @@ static int cmd_build(struct netcfg *nc, int argc, char **argv)
 	return 0;
 }
 
+static int cmd_nexthop(struct netcfg *nc, int argc, char **argv)
+{
+	char gw[INET6_ADDRSTRLEN], src[INET6_ADDRSTRLEN];
+	struct netcfg_nexthop nh;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} a;
+	json_object *o;
+	int family, err;
+
+	if (argc != 1)
+		usage_fail("nexthop: expected ADDR");
+	family = strchr(argv[0], ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(family, argv[0], &a) != 1)
+		usage_fail("bad address '%s'", argv[0]);
+	err = netcfg_nexthop_get(nc, family, &a, &nh);
+	if (err && err != -EAGAIN)
+		return fail(nc, err);
+	o = json_object_new_object();
+	json_object_object_add(o, "resolved", json_object_new_boolean(!err));
+	json_object_object_add(o, "ifindex", json_object_new_int(nh.ifindex));
+	json_object_object_add(o, "gateway", json_object_new_string(
+		inet_ntop(family, &nh.gateway, gw, sizeof(gw))));
+	json_object_object_add(o, "prefsrc", json_object_new_string(
+		inet_ntop(family, &nh.prefsrc, src, sizeof(src))));
+	json_object_object_add(o, "state", json_object_new_int(nh.state));
+	json_object_object_add(o, "mac", mac_json(nh.mac));
+	print_json(o);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 
 static const struct cmd {
@@ -552,6 +584,7 @@ static const struct cmd {
 	{ "vf", "set", cmd_vf_set, "PF VF [mac MAC] [vlan N] [qos Q] [spoofchk on|off] [trust on|off] [state auto|enable|disable]" },
 	{ "announce", NULL, cmd_announce, "DEV MAC [vlan N] [ip ADDR]... [no-rarp]" },
 	{ "build", NULL, cmd_build, "rarp|garp|na MAC [vlan N] [ip ADDR]" },
+	{ "nexthop", NULL, cmd_nexthop, "ADDR" },
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 

@@ -7,6 +7,7 @@
  *  - request builders (FDB, bridge-port flags, VF) parsed back attribute by
  *    attribute, and the reply parsers (link, FDB entry, VF list)
  *  - the link-event engine fed synthetic notifications and resync dumps
+ *  - next hop: the route and neighbour requests, and their replies parsed
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -318,6 +319,82 @@ static void test_link_get_msg(void **state)
 	assert_int_equal(ifi->ifi_index, 0);
 	assert_string_equal(nla_data(tb[IFLA_IFNAME]), "eth0");
 	assert_int_equal(nla_get_u32(tb[IFLA_EXT_MASK]), RTEXT_FILTER_VF);
+	nlmsg_free(msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Next hop                                                           */
+/* ------------------------------------------------------------------ */
+
+static void test_nexthop_msgs(void **state)
+{
+	struct in_addr dst = { .s_addr = htonl(0xc6336402) };	/* 198.51.100.2 */
+	struct nlattr *tb[RTA_MAX + 1];
+	struct nl_msg *msg;
+	struct ndmsg *ndm;
+	struct rtmsg *rtm;
+
+	msg = netcfg__route_get_msg(AF_INET, &dst);
+	assert_non_null(msg);
+	assert_int_equal(nlmsg_hdr(msg)->nlmsg_type, RTM_GETROUTE);
+	rtm = nlmsg_data(nlmsg_hdr(msg));
+	assert_int_equal(rtm->rtm_family, AF_INET);
+	assert_int_equal(rtm->rtm_dst_len, 32);
+	assert_int_equal(nlmsg_parse(nlmsg_hdr(msg), sizeof(*rtm), tb, RTA_MAX, NULL), 0);
+	assert_int_equal(nla_len(tb[RTA_DST]), 4);
+	assert_memory_equal(nla_data(tb[RTA_DST]), &dst, 4);
+	nlmsg_free(msg);
+	assert_null(netcfg__route_get_msg(AF_PACKET, &dst));
+
+	/* "ip neigh replace ADDR dev DEV use": resolve, no state of ours */
+	msg = netcfg__neigh_msg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, AF_INET, 7, &dst,
+				NTF_USE);
+	assert_non_null(msg);
+	assert_int_equal(nlmsg_hdr(msg)->nlmsg_flags, NLM_F_CREATE | NLM_F_REPLACE);
+	ndm = nlmsg_data(nlmsg_hdr(msg));
+	assert_int_equal(ndm->ndm_family, AF_INET);
+	assert_int_equal(ndm->ndm_ifindex, 7);
+	assert_int_equal(ndm->ndm_flags, NTF_USE);
+	assert_int_equal(ndm->ndm_state, NUD_NONE);
+	assert_int_equal(nlmsg_parse(nlmsg_hdr(msg), sizeof(*ndm), tb, NDA_MAX, NULL), 0);
+	assert_memory_equal(nla_data(tb[NDA_DST]), &dst, 4);
+	assert_null(tb[NDA_LLADDR]);
+	nlmsg_free(msg);
+}
+
+static void test_nexthop_parse(void **state)
+{
+	struct in_addr gw = { .s_addr = htonl(0xc6336401) }, src = { .s_addr = htonl(0xc6336402) };
+	struct rtmsg rtm = { .rtm_family = AF_INET, .rtm_type = RTN_UNICAST };
+	struct ndmsg ndm = { .ndm_family = AF_INET, .ndm_ifindex = 3, .ndm_state = NUD_STALE };
+	struct netcfg_nexthop nh = { .family = AF_INET };
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_NEWROUTE, 0);
+
+	nlmsg_append(msg, &rtm, sizeof(rtm), NLMSG_ALIGNTO);
+	nla_put_u32(msg, RTA_OIF, 3);
+	nla_put(msg, RTA_GATEWAY, 4, &gw);
+	nla_put(msg, RTA_PREFSRC, 4, &src);
+	assert_int_equal(netcfg__route_parse(nlmsg_hdr(msg), &nh), 0);
+	assert_int_equal(nh.ifindex, 3);
+	assert_int_equal(nh.route_type, RTN_UNICAST);
+	assert_memory_equal(&nh.gateway.v4, &gw, 4);
+	assert_memory_equal(&nh.prefsrc.v4, &src, 4);
+	nlmsg_free(msg);
+
+	/* an IPv6 route is not the answer to an IPv4 question */
+	nh.family = AF_INET6;
+	msg = nlmsg_alloc_simple(RTM_NEWROUTE, 0);
+	nlmsg_append(msg, &rtm, sizeof(rtm), NLMSG_ALIGNTO);
+	assert_int_equal(netcfg__route_parse(nlmsg_hdr(msg), &nh), -EINVAL);
+	nlmsg_free(msg);
+
+	msg = nlmsg_alloc_simple(RTM_NEWNEIGH, 0);
+	nlmsg_append(msg, &ndm, sizeof(ndm), NLMSG_ALIGNTO);
+	nla_put(msg, NDA_DST, 4, &gw);
+	nla_put(msg, NDA_LLADDR, 6, vm_mac);
+	assert_int_equal(netcfg__neigh_parse(nlmsg_hdr(msg), &nh), 0);
+	assert_int_equal(nh.state, NUD_STALE);
+	assert_memory_equal(nh.mac, vm_mac, 6);
 	nlmsg_free(msg);
 }
 
@@ -687,6 +764,8 @@ int main(void)
 		cmocka_unit_test(test_mac),
 		cmocka_unit_test(test_link_parse),
 		cmocka_unit_test(test_link_get_msg),
+		cmocka_unit_test(test_nexthop_msgs),
+		cmocka_unit_test(test_nexthop_parse),
 		cmocka_unit_test(test_fdb_msg),
 		cmocka_unit_test(test_fdb_parse),
 		cmocka_unit_test(test_brport_msg),
