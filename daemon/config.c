@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -27,6 +28,25 @@ void config_default_socket(const char *instance, char *buf, size_t len)
 		snprintf(buf, len, "%s/semi-netd.sock", NETD_RUN_DIR);
 	else
 		snprintf(buf, len, "%s/semi-netd.%s.sock", NETD_RUN_DIR, instance);
+}
+
+void config_default_host(char *buf, size_t len)
+{
+	struct utsname u;
+	size_t n;
+
+	if (uname(&u) < 0 || !u.nodename[0]) {
+		snprintf(buf, len, "localhost");
+		return;
+	}
+	n = strcspn(u.nodename, ".");
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, u.nodename, n);
+	buf[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)buf[i] <= ' ' || (unsigned char)buf[i] > '~' || buf[i] == '/')
+			buf[i] = '_';
 }
 
 void config_default_state(const char *instance, char *buf, size_t len)
@@ -60,6 +80,9 @@ void config_defaults(struct netd_config *c)
 	c->announce.step_ms = 100;
 	c->announce.rounds = 5;
 	c->tunnel.port = 4789;
+	c->tunnel.vni = 0;
+	c->retire.linger_ms = 200;
+	c->retire.grace_ms = 30000;
 	c->hook.timeout_ms = 5000;
 }
 
@@ -143,9 +166,17 @@ static bool addr_ok(const char *s)
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
+/* A host name as peers and the datapath's peer table name it. */
 static bool host_ok(const char *s)
 {
-	return s[0] != '\0';
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= NETD_HOST_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] > '~' || s[i] == '/')
+			return false;
+	return true;
 }
 
 static bool any_ok(const char *s)
@@ -207,7 +238,7 @@ static int parse_peers(struct ctx *x, struct netd_config *c, json_object *arr)
 			snprintf(sub, sizeof(sub), "%s.%s", key, k);
 			if (!strcmp(k, "name"))
 				err = get_str(x, sub, v, peer->name, sizeof(peer->name), host_ok,
-					      "a host name of 1 to 64 characters");
+					      "a host name of 1 to 15 printable characters");
 			else if (!strcmp(k, "address"))
 				err = get_str(x, sub, v, peer->address, sizeof(peer->address),
 					      addr_ok, "an IPv4 or IPv6 address");
@@ -238,8 +269,30 @@ static int parse_tunnel(struct ctx *x, struct netd_config *c, json_object *o)
 				      sizeof(c->tunnel.local), addr_ok, "an IPv4 or IPv6 address");
 		else if (!strcmp(key, "port"))
 			err = get_uint(x, "tunnel.port", v, &c->tunnel.port, 1, 65535);
+		else if (!strcmp(key, "vni"))
+			err = get_uint(x, "tunnel.vni", v, &c->tunnel.vni, 0,
+				       (1u << 24) - 1 - SEMI_VLAN_MAX);
 		else
-			err = unknown(x, "tunnel.", key, "local, port");
+			err = unknown(x, "tunnel.", key, "local, port, vni");
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int parse_retire(struct ctx *x, struct netd_config *c, json_object *o)
+{
+	if (!json_object_is_type(o, json_type_object))
+		return bad(x, "retire", "must be an object, not %s", jtype(o));
+	json_object_object_foreach(o, key, v) {
+		int err;
+
+		if (!strcmp(key, "linger_ms"))
+			err = get_uint(x, "retire.linger_ms", v, &c->retire.linger_ms, 0, 600000);
+		else if (!strcmp(key, "grace_ms"))
+			err = get_uint(x, "retire.grace_ms", v, &c->retire.grace_ms, 1, 86400000);
+		else
+			err = unknown(x, "retire.", key, "linger_ms, grace_ms");
 		if (err)
 			return err;
 	}
@@ -288,9 +341,9 @@ static int parse_xdp(struct ctx *x, struct netd_config *c, json_object *v)
 	return 0;
 }
 
-#define KNOWN_KEYS "instance, uplink, uplink_xdp, bridge, socket, socket_group, state, " \
-		   "pin_root, handover_poll_ms, stats_interval_ms, max_clients, announce, " \
-		   "peers, tunnel, hook"
+#define KNOWN_KEYS "instance, host, uplink, uplink_xdp, bridge, socket, socket_group, " \
+		   "state, pin_root, handover_poll_ms, stats_interval_ms, max_clients, " \
+		   "announce, peers, tunnel, retire, hook"
 
 static int parse_root(struct ctx *x, struct netd_config *c, json_object *root)
 {
@@ -305,6 +358,9 @@ static int parse_root(struct ctx *x, struct netd_config *c, json_object *root)
 		if (!strcmp(key, "instance"))
 			err = get_str(x, key, v, c->instance, sizeof(c->instance), instance_ok,
 				      "1 to 32 of [A-Za-z0-9_.-], not starting with '.'");
+		else if (!strcmp(key, "host"))
+			err = get_str(x, key, v, c->host, sizeof(c->host), host_ok,
+				      "a host name of 1 to 15 printable characters");
 		else if (!strcmp(key, "uplink"))
 			err = get_str(x, key, v, c->uplink, sizeof(c->uplink), dev_ok,
 				      "a device name of 1 to 15 characters");
@@ -337,6 +393,8 @@ static int parse_root(struct ctx *x, struct netd_config *c, json_object *root)
 			err = parse_peers(x, c, v);
 		else if (!strcmp(key, "tunnel"))
 			err = parse_tunnel(x, c, v);
+		else if (!strcmp(key, "retire"))
+			err = parse_retire(x, c, v);
 		else if (!strcmp(key, "hook"))
 			err = parse_hook(x, c, v);
 		else
@@ -405,6 +463,13 @@ int config_parse(struct netd_config *c, const char *file, const char *text, size
 	json_object_put(root);
 	if (ret)
 		return ret;
+	for (int i = 0; i < c->n_peers; i++) {
+		if (c->host[0] && !strcmp(c->peers[i].name, c->host)) {
+			snprintf(err, errlen, "config %s: key 'peers[%d].name': \"%s\" is this host "
+				 "(key 'host')", file, i, c->host);
+			return -EINVAL;
+		}
+	}
 	if (c->socket_group[0]) {
 		struct group *g = getgrnam(c->socket_group);
 
@@ -515,6 +580,8 @@ int config_load(struct netd_config *c, const struct netd_overrides *o, char *err
 	if (o->pin_root && (ret = set_path(c->pin_root, sizeof(c->pin_root), o->pin_root,
 					   "--pin-root", err, errlen)))
 		return ret;
+	if (!c->host[0])
+		config_default_host(c->host, sizeof(c->host));
 	if (!c->socket[0])
 		config_default_socket(c->instance, c->socket, sizeof(c->socket));
 	if (!c->state[0])

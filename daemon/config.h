@@ -18,9 +18,10 @@
 #define NETD_RUN_DIR		"/run/semi-net"
 #define NETD_MAX_PEERS		32
 #define NETD_SOCK_MAX		108	/* sun_path */
+#define NETD_HOST_LEN		16	/* a host name, as the datapath's peer names */
 
 struct netd_peer {
-	char name[65];
+	char name[NETD_HOST_LEN];
 	char address[64];	/* IPv4 or IPv6, as written */
 };
 
@@ -33,6 +34,7 @@ struct netd_config {
 	char uplink[16];		/* "" none */
 	enum semi_xdp_mode uplink_xdp;
 	char bridge[16];		/* host bridge, "" none (used by migration) */
+	char host[NETD_HOST_LEN];	/* this host, as its peers name it */
 	char socket_group[64];		/* "" root only */
 	gid_t gid;
 	unsigned int handover_poll_ms;	/* guest-frame watch while in handover */
@@ -46,7 +48,12 @@ struct netd_config {
 	struct {
 		char local[64];		/* this host's tunnel address */
 		unsigned int port;	/* UDP, VXLAN format */
+		unsigned int vni;	/* VNI of untagged ports; a VLAN adds its VID */
 	} tunnel;
+	struct {
+		unsigned int linger_ms;	/* source: after its announce came back */
+		unsigned int grace_ms;	/* source: at the latest, after --to */
+	} retire;
 	struct {
 		char path[PATH_MAX];	/* switch hook executable, "" none */
 		unsigned int timeout_ms;
@@ -76,6 +83,8 @@ int config_parse(struct netd_config *c, const char *file, const char *text, size
 /* The default socket of an instance: semi-netd.sock, or semi-netd.NAME.sock. */
 void config_default_socket(const char *instance, char *buf, size_t len);
 void config_default_state(const char *instance, char *buf, size_t len);
+/* This host's name when the file has no "host": the first label of uname's. */
+void config_default_host(char *buf, size_t len);
 
 const char *config_xdp_mode_name(enum semi_xdp_mode m);
 

@@ -22,8 +22,15 @@
  *  - A tap vanishing in handover leaves the VF as the only path (both would
  *    drop every frame for want of a second target); elsewhere it changes
  *    no state (emulated keeps waiting for its tap to come back).
- *  - Migration cells follow DESIGN section 5 (the verbs land with the
- *    migration issue; the cells are here so the table is whole).
+ *  - Migration cells follow DESIGN section 5.  `migrate out --begin` holds
+ *    a handover (one copy on each path) until the VF is gone; `--to`
+ *    needs the VF released (handover in legacy mode, or emulated).
+ *  - `migrate abort` puts the VM back where it runs: from handover or
+ *    outgoing the VM resumes here (waiting in handover for the guest's VF
+ *    when there is one, so that nothing is lost whichever path the guest
+ *    takes first); assigned and emulated stay (a VF comes back by itself);
+ *    an incoming port goes away, its VM never ran here.  Whether there is
+ *    a migration to abort at all is the daemon's to say, not the table's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -47,6 +54,7 @@ struct cell {
 #define VF_ARRIVES	{ .kind = FK_VF_ARRIVES }
 #define BEST		{ .kind = FK_BEST }
 #define REMOVE		{ .kind = FK_REMOVE }
+#define RESUME		{ .kind = FK_RESUME }
 
 static const struct cell table[PS_COUNT][FE_COUNT] = {
 	[PS_ASSIGNED] = {
@@ -61,7 +69,7 @@ static const struct cell table[PS_COUNT][FE_COUNT] = {
 		[FE_MIGRATE_BEGIN] = HOLD_N(FN_TAP),
 		[FE_MIGRATE_OUT] = REFUSE,	/* the VF must be released first */
 		[FE_MIGRATE_DONE] = REFUSE,
-		[FE_MIGRATE_ABORT] = REFUSE,	/* nothing to abort */
+		[FE_MIGRATE_ABORT] = STAY,	/* the VM runs here on its VF */
 	},
 	[PS_HANDOVER] = {
 		[FE_SWITCH_VF] = TO_N(PS_ASSIGNED, FN_VF),
@@ -75,7 +83,7 @@ static const struct cell table[PS_COUNT][FE_COUNT] = {
 		[FE_MIGRATE_BEGIN] = HOLD_N(FN_TAP),
 		[FE_MIGRATE_OUT] = TO(PS_OUTGOING),	/* legacy mode: VF released */
 		[FE_MIGRATE_DONE] = REFUSE,
-		[FE_MIGRATE_ABORT] = BEST,
+		[FE_MIGRATE_ABORT] = RESUME,
 	},
 	[PS_EMULATED] = {
 		[FE_SWITCH_VF] = TO_N(PS_ASSIGNED, FN_VF),
@@ -103,7 +111,7 @@ static const struct cell table[PS_COUNT][FE_COUNT] = {
 		[FE_MIGRATE_BEGIN] = REFUSE,
 		[FE_MIGRATE_OUT] = STAY,	/* a retried step is not an error */
 		[FE_MIGRATE_DONE] = REFUSE,	/* done is the destination's */
-		[FE_MIGRATE_ABORT] = TO(PS_EMULATED),	/* the VM resumes here */
+		[FE_MIGRATE_ABORT] = RESUME,	/* the VM resumes here */
 	},
 	[PS_INCOMING] = {
 		[FE_SWITCH_VF] = REFUSE,
@@ -192,11 +200,11 @@ union semi_pathw fsm_pathw(enum port_state s)
 	case PS_HANDOVER:
 		return semi_pathw_make(SEMI_PATH_BOTH, SEMI_TX_ALL);
 	case PS_EMULATED:
-		return semi_pathw_make(SEMI_PATH_TAP, SEMI_TX_ALL);
+		return semi_pathw_make_flags(SEMI_PATH_TAP, SEMI_TX_ALL, SEMI_PATHF_TUNNEL_IN);
 	case PS_OUTGOING:
 		return semi_pathw_make(SEMI_PATH_TUNNEL, 0);
 	case PS_INCOMING:
-		return semi_pathw_make(SEMI_PATH_TAP, SEMI_TX_TAP);
+		return semi_pathw_make_flags(SEMI_PATH_TAP, SEMI_TX_TAP, SEMI_PATHF_TUNNEL_IN);
 	default:
 		return semi_pathw_make(SEMI_PATH_NONE, 0);
 	}
@@ -324,6 +332,11 @@ int fsm_next(const char *port, enum port_state cur, enum fsm_event ev,
 	case FK_REMOVE:
 		res->kind = FK_REMOVE;
 		res->next = cur;
+		break;
+	case FK_RESUME:
+		res->kind = FK_TO;
+		res->next = !f->has_vf ? PS_EMULATED : f->has_tap ? PS_HANDOVER : PS_ASSIGNED;
+		res->handover = res->next == PS_HANDOVER ? FH_WAIT : FH_NONE;
 		break;
 	default:
 		snprintf(why, whylen, "port %s: bad table cell", port);

@@ -50,6 +50,8 @@ enum fsm_kind {
 	FK_VF_ARRIVES,	/* handover when the port has a tap, else assigned */
 	FK_BEST,	/* assigned when the port has a VF, else emulated */
 	FK_REMOVE,	/* the port goes away (destination abort) */
+	FK_RESUME,	/* the VM resumes here: handover (waiting) with a VF and a
+			 * tap, assigned with a VF alone, emulated without a VF */
 };
 
 /* Devices a cell needs; refused with "no such device" otherwise. */
@@ -92,7 +94,10 @@ enum port_state fsm_initial(const struct fsm_facts *facts, enum fsm_handover *ha
 enum fsm_kind fsm_cell(enum port_state s, enum fsm_event ev, unsigned int *need,
 		       enum port_state *to, enum fsm_handover *handover);
 
-/* The datapath path word of a state (rx path, tx mask). */
+/*
+ * The datapath path word of a state (rx path, tx mask, flags): incoming
+ * and emulated take frames from a peer's tunnel (SEMI_PATHF_TUNNEL_IN).
+ */
 union semi_pathw fsm_pathw(enum port_state s);
 
 const char *fsm_state_name(enum port_state s);

@@ -60,6 +60,11 @@ static json_object *h_status(struct netd *d, struct conn *c, struct request *req
 		json_object_object_add(up, "xdp_native", json_object_new_boolean(xdp));
 	}
 	json_object_object_add(o, "uplink", up);
+	json_object_object_add(o, "host", json_object_new_string(d->cfg.host));
+	json_object_object_add(o, "bridge", d->cfg.bridge[0] ?
+			       json_object_new_string(d->cfg.bridge) : NULL);
+	json_object_object_add(o, "tunnel", tunnel_json(d));
+	json_object_object_add(o, "peers", peers_json(d));
 	for (size_t i = 0; i < d->nports; i++) {
 		count[d->ports[i]->r.state]++;
 		json_object_array_add(ports, port_json(d, d->ports[i], false));
@@ -290,6 +295,122 @@ static json_object *h_unwatch(struct netd *d, struct conn *c, struct request *re
 	return proto_reply_ok(req->id, o);
 }
 
+static json_object *h_migrate_in(struct netd *d, struct conn *c, struct request *req)
+{
+	struct netd_err e = {};
+	struct port_rec r = {};
+	struct port *p;
+	int m;
+
+	snprintf(r.name, sizeof(r.name), "%s", args_str(req->args, "name", ""));
+	proto_mac_parse(args_str(req->args, "mac", ""), r.mac);
+	r.vlan = (uint16_t)args_int(req->args, "vlan", 0);
+	snprintf(r.vf, sizeof(r.vf), "%s", args_str(req->args, "vf", ""));
+	snprintf(r.tap, sizeof(r.tap), "%s", args_str(req->args, "tap", ""));
+	m = port_mode_parse(args_str(req->args, "mode", "representor"));
+	r.mode = m < 0 ? PM_REPRESENTOR : (enum port_mode)m;
+	if (mig_in(d, &r, args_str(req->args, "from", ""), &p, &e))
+		return err_reply(req, &e);
+	return proto_reply_ok(req->id, with_warnings(d, p));
+}
+
+static json_object *h_migrate_out(struct netd *d, struct conn *c, struct request *req)
+{
+	const char *name = args_str(req->args, "name", ""), *to = args_str(req->args, "to", NULL);
+	bool begin = args_bool(req->args, "begin", false), changed;
+	struct port *p = port_find(d, name);
+	enum port_state from;
+	struct netd_err e = {};
+	json_object *o;
+	int err;
+
+	if (begin == (to != NULL))
+		return proto_reply_err(req->id, E_BAD_ARG, "migrate.out: give either 'begin' "
+				       "(step 2, before the VF is unplugged) or 'to' (step 3, "
+				       "the VM is paused)");
+	if (!p)
+		return not_found(req, name);
+	from = p->r.state;
+	err = begin ? mig_begin(d, p, &changed, &e) : mig_out(d, p, to, &changed, &e);
+	if (err)
+		return err_reply(req, &e);
+	o = port_json(d, p, false);
+	json_object_object_add(o, "from", json_object_new_string(fsm_state_name(from)));
+	json_object_object_add(o, "changed", json_object_new_boolean(changed));
+	return proto_reply_ok(req->id, o);
+}
+
+static json_object *h_migrate_done(struct netd *d, struct conn *c, struct request *req)
+{
+	const char *name = args_str(req->args, "name", "");
+	struct port *p = port_find(d, name);
+	struct netd_err e = {};
+	enum port_state from;
+	json_object *o;
+
+	if (!p)
+		return not_found(req, name);
+	from = p->r.state;
+	if (mig_done(d, p, &e))
+		return err_reply(req, &e);
+	o = port_json(d, p, false);
+	json_object_object_add(o, "from", json_object_new_string(fsm_state_name(from)));
+	json_object_object_add(o, "announce", announce_json(p));
+	return proto_reply_ok(req->id, o);
+}
+
+static json_object *h_migrate_abort(struct netd *d, struct conn *c, struct request *req)
+{
+	const char *name = args_str(req->args, "name", "");
+	struct port *p = port_find(d, name);
+	bool aborted, removed;
+	struct netd_err e = {};
+	enum port_state from;
+	json_object *o;
+
+	if (!p)
+		return not_found(req, name);
+	from = p->r.state;
+	if (mig_abort(d, p, &aborted, &removed, &e))
+		return err_reply(req, &e);
+	if (removed) {
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(name));
+		json_object_object_add(o, "state", NULL);
+	} else {
+		o = port_json(d, p, false);
+	}
+	json_object_object_add(o, "from", json_object_new_string(fsm_state_name(from)));
+	json_object_object_add(o, "aborted", json_object_new_boolean(aborted));
+	json_object_object_add(o, "removed", json_object_new_boolean(removed));
+	if (!aborted)
+		json_object_object_add(o, "reason", json_object_new_string(
+			"no migration in progress"));
+	return proto_reply_ok(req->id, o);
+}
+
+static json_object *h_announce(struct netd *d, struct conn *c, struct request *req)
+{
+	const char *name = args_str(req->args, "name", "");
+	struct port *p = port_find(d, name);
+	struct netd_err e = {};
+	json_object *o;
+
+	if (!p)
+		return not_found(req, name);
+	if (p->r.state == PS_OUTGOING || p->r.state == PS_INCOMING) {
+		nerr_set(&e, E_REFUSED, "port %s is %s: the VM does not run here, it is not "
+			 "announced from here", p->r.name, fsm_state_name(p->r.state));
+		return err_reply(req, &e);
+	}
+	if (announce_start(d, p, "announce", &e))
+		return err_reply(req, &e);
+	o = port_json(d, p, false);
+	json_object_object_add(o, "announce", announce_json(p));
+	json_object_object_add(o, "addresses", port_addrs_json(&p->r));
+	return proto_reply_ok(req->id, o);
+}
+
 static json_object *h_not_implemented(struct netd *d, struct conn *c, struct request *req)
 {
 	char msg[160];
@@ -338,11 +459,11 @@ static const handler_fn handlers[CMD_COUNT] = {
 	[CMD_STATS] = h_stats,
 	[CMD_WATCH] = h_watch,
 	[CMD_UNWATCH] = h_unwatch,
-	[CMD_MIGRATE_IN] = h_not_implemented,
-	[CMD_MIGRATE_OUT] = h_not_implemented,
-	[CMD_MIGRATE_DONE] = h_not_implemented,
-	[CMD_MIGRATE_ABORT] = h_not_implemented,
-	[CMD_ANNOUNCE] = h_not_implemented,
+	[CMD_MIGRATE_IN] = h_migrate_in,
+	[CMD_MIGRATE_OUT] = h_migrate_out,
+	[CMD_MIGRATE_DONE] = h_migrate_done,
+	[CMD_MIGRATE_ABORT] = h_migrate_abort,
+	[CMD_ANNOUNCE] = h_announce,
 	[CMD_FLUSH] = h_flush,
 };
 

@@ -454,6 +454,26 @@ static void print_port_row(json_object *p)
 	       dev_col(p, "tap", tap, sizeof(tap)), jstr(p, "path", "?"), jstr(p, "tx", "?"));
 }
 
+/* Host, tunnel and peers: what migrations need. */
+static void print_migration_status(json_object *r)
+{
+	json_object *tun = jget(r, "tunnel"), *peers = jget(r, "peers");
+	size_t n = peers ? json_object_array_length(peers) : 0;
+
+	printf("host       %s, bridge %s, tunnel %s", jstr(r, "host", "?"),
+	       jstr(r, "bridge", "none"), jstr(tun, "local", "none"));
+	if (jget(tun, "local"))
+		printf(" udp %" PRId64 " vni %" PRId64, jint(tun, "port"), jint(tun, "vni"));
+	printf("\n");
+	for (size_t i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(peers, i);
+
+		printf("%s %s %s (next hop %s%s)\n", i ? "          " : "peers     ",
+		       jstr(p, "name", "?"), jstr(p, "address", "?"), jstr(p, "next_hop", "unknown"),
+		       json_object_get_boolean(jget(p, "usable")) ? "" : ", NOT USABLE");
+	}
+}
+
 static void print_status(json_object *r)
 {
 	json_object *up = jget(r, "uplink"), *ports = jget(r, "ports"), *st = jget(r, "states");
@@ -477,6 +497,7 @@ static void print_status(json_object *r)
 		       json_object_get_boolean(jget(up, "xdp_native")) ? ", native" : "");
 	else
 		printf("uplink     none configured\n");
+	print_migration_status(r);
 	printf("ports      %zu", n);
 	if (st) {
 		const char *sep = ": ";
@@ -524,7 +545,7 @@ static void print_drops(json_object *drop, bool all)
 static void print_port_detail(json_object *p)
 {
 	char vf[40], tap[40];
-	json_object *st = jget(p, "stats");
+	json_object *st = jget(p, "stats"), *m, *a;
 
 	printf("port %s (id %" PRId64 ")\n", jstr(p, "name", "?"), jint(p, "id"));
 	printf("  state      %s%s%s%s\n", jstr(p, "state", "?"),
@@ -539,7 +560,29 @@ static void print_port_detail(json_object *p)
 	printf("  tap        %s%s\n", dev_col(p, "tap", tap, sizeof(tap)),
 	       jget(p, "tap") && json_object_get_boolean(jget(jget(p, "tap"), "xdp")) ?
 	       " [xdp]" : "");
-	printf("  path       rx %s, tx from %s\n", jstr(p, "path", "?"), jstr(p, "tx", "?"));
+	printf("  path       rx %s, tx from %s%s\n", jstr(p, "path", "?"), jstr(p, "tx", "?"),
+	       json_object_get_boolean(jget(p, "tunnel_in")) ? ", takes tunnel frames" : "");
+	if ((m = jget(p, "migration")))
+		printf("  migration  %s, %s %s (began in %s)%s\n", jstr(m, "role", "?"),
+		       strcmp(jstr(m, "role", ""), "source") ? "from" : "to",
+		       jstr(m, "peer", "(not yet)"), jstr(m, "origin", "?"),
+		       jget(m, "announce_seen_ms") ? ", its announce came back" : "");
+	if ((a = jget(p, "announce")))
+		printf("  announce   %" PRId64 " rounds so far\n", jint(a, "rounds"));
+	if ((a = jget(p, "addresses"))) {
+		json_object *v4 = jget(a, "ipv4"), *v6 = jget(a, "ipv6");
+		size_t n4 = v4 ? json_object_array_length(v4) : 0;
+		size_t n6 = v6 ? json_object_array_length(v6) : 0;
+
+		if (n4 + n6) {
+			printf("  addresses ");
+			for (size_t i = 0; i < n4; i++)
+				printf(" %s", json_object_get_string(json_object_array_get_idx(v4, i)));
+			for (size_t i = 0; i < n6; i++)
+				printf(" %s", json_object_get_string(json_object_array_get_idx(v6, i)));
+			printf("\n");
+		}
+	}
 	if (st) {
 		print_ctrs("rx", jget(st, "rx"));
 		print_ctrs("tx", jget(st, "tx"));
@@ -626,7 +669,18 @@ static void print_event(json_object *ev)
 		       jstr(ev, "role", "?"), jstr(ev, "device", "?"), jstr(ev, "action", "?"),
 		       jint(ev, "ifindex"));
 	} else if (!strcmp(type, "port")) {
-		printf("%s %s %s\n", ts, jstr(ev, "port", "?"), jstr(ev, "action", "?"));
+		printf("%s %s %s%s%s\n", ts, jstr(ev, "port", "?"), jstr(ev, "action", "?"),
+		       jget(ev, "reason") ? " " : "", jstr(ev, "reason", ""));
+	} else if (!strcmp(type, "migration")) {
+		printf("%s %s migration %s%s%s\n", ts, jstr(ev, "port", "?"),
+		       jstr(ev, "action", "?"), jget(ev, "peer") ? " " : "", jstr(ev, "peer", ""));
+	} else if (!strcmp(type, "announce")) {
+		if (jget(ev, "stopped"))
+			printf("%s %s announce stopped after %" PRId64 " rounds (%s)\n", ts,
+			       jstr(ev, "port", "?"), jint(ev, "round"), jstr(ev, "stopped", "?"));
+		else
+			printf("%s %s announce round %" PRId64 ": %" PRId64 " frames\n", ts,
+			       jstr(ev, "port", "?"), jint(ev, "round"), jint(ev, "frames"));
 	} else if (!strcmp(type, "overflow")) {
 		printf("(%" PRId64 " events dropped: this client read too slowly)\n",
 		       jint(ev, "dropped"));
@@ -691,6 +745,41 @@ static void print_result(const struct cmd_spec *c, json_object *r, json_object *
 	case CMD_FLUSH:
 		printf("flushed: %s removed, state file %s removed; semi-netd stopped\n",
 		       jstr(r, "pin_dir", "?"), jstr(r, "state_file", "?"));
+		break;
+	case CMD_MIGRATE_IN:
+		printf("%s: incoming from %s, path %s (tunnel frames taken)\n", jstr(r, "name", "?"),
+		       jstr(jget(r, "migration"), "peer", "?"), jstr(r, "path", "?"));
+		w = jget(r, "warnings");
+		for (size_t i = 0; w && i < json_object_array_length(w); i++)
+			fprintf(stderr, "semi-netctl: note: %s\n",
+				json_object_get_string(json_object_array_get_idx(w, i)));
+		break;
+	case CMD_MIGRATE_OUT:
+	case CMD_MIGRATE_DONE:
+		if (jget(r, "changed") && !json_object_get_boolean(jget(r, "changed")))
+			printf("%s: already %s, path %s", jstr(r, "name", "?"),
+			       jstr(r, "state", "?"), jstr(r, "path", "?"));
+		else
+			printf("%s: %s -> %s, path %s", jstr(r, "name", "?"), jstr(r, "from", "?"),
+			       jstr(r, "state", "?"), jstr(r, "path", "?"));
+		if (!strcmp(jstr(r, "path", ""), "tunnel"))
+			printf(" to %s", jstr(jget(r, "migration"), "peer", "?"));
+		printf("%s\n", c->id == CMD_MIGRATE_DONE ? "; announcing" : "");
+		break;
+	case CMD_MIGRATE_ABORT:
+		if (!json_object_get_boolean(jget(r, "aborted")))
+			printf("%s: nothing to abort (%s), %s\n", jstr(r, "name", "?"),
+			       jstr(r, "reason", "?"), jstr(r, "state", "?"));
+		else if (json_object_get_boolean(jget(r, "removed")))
+			printf("%s: aborted: removed (it was %s)\n", jstr(r, "name", "?"),
+			       jstr(r, "from", "?"));
+		else
+			printf("%s: aborted: %s -> %s, path %s\n", jstr(r, "name", "?"),
+			       jstr(r, "from", "?"), jstr(r, "state", "?"), jstr(r, "path", "?"));
+		break;
+	case CMD_ANNOUNCE:
+		printf("%s: announcing (round %" PRId64 " sent)\n", jstr(r, "name", "?"),
+		       jint(jget(r, "announce"), "rounds"));
 		break;
 	default:
 		print_json(r);

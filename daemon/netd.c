@@ -332,6 +332,8 @@ static int setup_loop(struct netd *d)
 	d->t_handover.fn = ports_handover_tick;
 	d->t_stats.fn = ports_stats_tick;
 	d->t_save.fn = ports_save_retry;
+	d->t_peers.fn = peers_tick;
+	d->t_retire.fn = mig_retire_tick;
 	return 0;
 }
 
@@ -404,6 +406,7 @@ static void print_config(const struct netd_config *c)
 	json_object_object_add(o, "uplink_xdp",
 			       json_object_new_string(config_xdp_mode_name(c->uplink_xdp)));
 	json_object_object_add(o, "bridge", opt_str(c->bridge));
+	json_object_object_add(o, "host", json_object_new_string(c->host));
 	json_object_object_add(o, "handover_poll_ms", json_object_new_int64(c->handover_poll_ms));
 	json_object_object_add(o, "stats_interval_ms", json_object_new_int64(c->stats_interval_ms));
 	json_object_object_add(o, "max_clients", json_object_new_int64(c->max_clients));
@@ -424,7 +427,12 @@ static void print_config(const struct netd_config *c)
 	json_object_object_add(a, "local", c->tunnel.local[0] ?
 			       json_object_new_string(c->tunnel.local) : NULL);
 	json_object_object_add(a, "port", json_object_new_int64(c->tunnel.port));
+	json_object_object_add(a, "vni", json_object_new_int64(c->tunnel.vni));
 	json_object_object_add(o, "tunnel", a);
+	a = json_object_new_object();
+	json_object_object_add(a, "linger_ms", json_object_new_int64(c->retire.linger_ms));
+	json_object_object_add(a, "grace_ms", json_object_new_int64(c->retire.grace_ms));
+	json_object_object_add(o, "retire", a);
 	a = json_object_new_object();
 	json_object_object_add(a, "path", opt_str(c->hook.path));
 	json_object_object_add(a, "timeout_ms", json_object_new_int64(c->hook.timeout_ms));
@@ -574,6 +582,7 @@ int main(int argc, char **argv)
 	if (!d)
 		return 1;
 	d->epfd = d->lock_fd = d->listen.fd = d->sig.fd = d->tfd.fd = d->links.fd = -1;
+	d->sniff.fd = -1;
 	if (config_load(&d->cfg, &ov, err, sizeof(err))) {
 		fprintf(stderr, "semi-netd: %s\n", err);
 		goto out_free;
@@ -628,6 +637,11 @@ int main(int argc, char **argv)
 	d->links.fn = on_links;
 	if (netd_epoll_add(d, &d->links, EPOLLIN))
 		goto out_dp;
+	/* Peers before ports: an outgoing port's tunnel names one. */
+	if (peers_init(d, &doc)) {
+		pr_err("cannot set up the tunnel: %s", semi_dp_last_error(d->dp));
+		goto out_dp;
+	}
 	if (ports_reconcile(d, &doc, have_file)) {
 		pr_err("cannot bring the datapath in line with state file %s", d->cfg.state);
 		goto out_dp;
@@ -641,6 +655,9 @@ int main(int argc, char **argv)
 		pr_err("cannot write state file %s: refusing to run without one", d->cfg.state);
 		goto out_dp;
 	}
+	/* A migration in the middle: bridge, announces, retirement carry on. */
+	mig_resume_all(d);
+	sniff_open(d);
 	ports_rearm_handover(d);
 	pr_info("ready: instance %s, %zu port%s, %s datapath at %s, state %s", d->cfg.instance,
 		d->nports, d->nports == 1 ? "" : "s", semi_dp_adopted(d->dp) ? "adopted" : "new",
@@ -663,6 +680,8 @@ int main(int argc, char **argv)
 	else
 		pr_info("stopped; the datapath of instance %s keeps running", d->cfg.instance);
 out_dp:
+	hooks_stop(d);
+	sniff_close(d);
 	if (d->nev)
 		netcfg_events_close(d->nev);
 	if (d->nc)

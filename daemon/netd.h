@@ -8,11 +8,18 @@
  *               events, reconcile at start, handover watch, state file
  *   control.c   the control socket: connections, framing, credentials, watch
  *   handlers.c  one function per command of the protocol table
+ *   migrate.c   live migration: the migrate verbs, abort, the source's
+ *               retirement, the host bridge (FDB, flood flags)
+ *   peers.c     migration peers: next hops, the tunnel, the datapath's peers
+ *   announce.c  announces after a migration, addresses learned from guests
+ *   hook.c      the switch hook: an executable run after each migration
  */
 #ifndef SEMI_NETD_H
 #define SEMI_NETD_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -50,6 +57,30 @@ struct port {
 	struct semi_port_stats last;	/* for counter deltas */
 	bool have_last;
 	bool vf_up;			/* the VF is up with carrier (last seen) */
+	struct timer t_announce;	/* the next announce round */
+};
+
+/* A migration peer of the configuration, as resolved on this host. */
+struct peer {
+	struct netd_peer cfg;		/* name, address */
+	bool ipv4;			/* the tunnel is IPv4: others are unusable */
+	struct in_addr ip;
+	uint8_t mac[6];			/* next hop towards it; zero: not known yet */
+	uint8_t local_mac[6];		/* the route's device: outer source */
+	bool in_dp;			/* semi_peers holds it with this MAC */
+	int tries;			/* resolution requests since the last answer */
+};
+
+/* A switch hook that runs (hook.c). */
+struct hook_run {
+	struct evsrc src;		/* its pidfd */
+	struct timer t;			/* its deadline */
+	pid_t pid;
+	int pidfd;
+	char what[64];			/* for the log: "vm1 migrated" */
+	uint64_t start_ns;
+	bool killed;
+	struct hook_run *next;
 };
 
 struct conn {
@@ -104,7 +135,20 @@ struct netd {
 
 	struct timer *timers;
 	struct timer t_handover, t_stats, t_save;
+
+	/* Live migration. */
+	struct peer peers[NETD_MAX_PEERS];
+	int npeers;
+	struct in_addr tunnel_ip;	/* 0: no tunnel (tunnel.local unset or IPv6) */
+	struct timer t_peers, t_retire;
+	struct evsrc sniff;		/* AF_PACKET: what guests send (learning) */
+	struct hook_run *hooks;
 };
+
+#ifndef container_of
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+#endif
 
 /* ---- netd.c ---- */
 uint64_t now_ns(void);
@@ -147,12 +191,80 @@ void ports_save_retry(struct netd *d, struct timer *t);
 void ports_rearm_handover(struct netd *d);
 int uplink_attach(struct netd *d);
 
+/*
+ * ports.c's engine, shared with migrate.c: the order of a change (decide,
+ * datapath, state file, watchers) is the same for every command.
+ */
+struct fsm_facts port_facts(const struct port *p);
+void port_enter(struct netd *d, struct port *p, const struct fsm_result *res);
+int port_dp_apply(struct netd *d, struct port *p, const struct port_rec *old,
+		  struct netd_err *e);
+void port_dp_remove(struct netd *d, const struct port_rec *r);
+int port_check_unique(struct netd *d, const struct port_rec *r, const struct port *self,
+		      struct netd_err *e);
+int port_table_add(struct netd *d, struct port *p);
+void port_table_remove(struct netd *d, struct port *p);
+void port_destroy(struct netd *d, struct port *p);	/* timers, then free */
+uint32_t port_dev_lookup(struct netd *d, const char *name);
+bool port_dev_up(struct netd *d, uint32_t ifindex);
+uint64_t port_vf_tx(struct netd *d, struct port *p);
+int port_dp_err(struct netd *d, struct netd_err *e, int err);
+void emit_state(struct netd *d, struct port *p, enum port_state from, const char *cause,
+		uint64_t t0);
+void emit_simple(struct netd *d, const char *port, const char *event, const char *k1,
+		 const char *v1, const char *k2, const char *v2);
+char *mac_str(const uint8_t mac[6], char *buf);
+
 /* The instance's attachment records (malloc'ed, free them); count or -errno. */
 int attachments_get(struct netd *d, struct semi_attachment **out);
 uint32_t attached_kinds(struct netd *d, uint32_t ifindex);
 json_object *port_json(struct netd *d, struct port *p, bool detail);
 json_object *port_stats_json(const struct semi_port_stats *s, bool all);
 const char *port_dev_name(uint32_t ifindex, char *buf);
+
+/* ---- migrate.c ---- */
+int mig_in(struct netd *d, const struct port_rec *want, const char *from, struct port **out,
+	   struct netd_err *e);
+int mig_begin(struct netd *d, struct port *p, bool *changed, struct netd_err *e);
+int mig_out(struct netd *d, struct port *p, const char *to, bool *changed,
+	    struct netd_err *e);
+int mig_done(struct netd *d, struct port *p, struct netd_err *e);
+/* *aborted false: there was nothing to abort; *removed: the port is gone. */
+int mig_abort(struct netd *d, struct port *p, bool *aborted, bool *removed,
+	      struct netd_err *e);
+json_object *mig_json(struct port *p);
+void mig_retire_tick(struct netd *d, struct timer *t);
+void mig_rearm_retire(struct netd *d);
+/* The host bridge: flood flags off on a port's tap, its MAC pointed at the
+ * tap while the VM runs here, both undone when the port goes. */
+void bridge_sync(struct netd *d, struct port *p);
+void bridge_release(struct netd *d, struct port *p);
+/* After reconcile: bridge, announces, retirement picked up where they were. */
+void mig_resume_all(struct netd *d);
+
+/* ---- peers.c ---- */
+int peers_init(struct netd *d, const struct state_doc *doc);
+struct peer *peer_find(struct netd *d, const char *name);
+/* Resolved and in the datapath, or an error (waits up to a second). */
+int peer_ready(struct netd *d, struct peer *peer, struct netd_err *e);
+void peers_tick(struct netd *d, struct timer *t);
+int peers_to_doc(struct netd *d, struct state_doc *doc);
+json_object *peers_json(struct netd *d);
+json_object *tunnel_json(struct netd *d);
+/* "hostA, hostB" or "none": for messages. */
+void peers_list(struct netd *d, char *buf, size_t len);
+
+/* ---- announce.c ---- */
+int announce_start(struct netd *d, struct port *p, const char *cause, struct netd_err *e);
+void announce_stop(struct netd *d, struct port *p, const char *why);
+void announce_resume(struct netd *d, struct port *p);
+json_object *announce_json(struct port *p);
+int sniff_open(struct netd *d);
+void sniff_close(struct netd *d);
+
+/* ---- hook.c ---- */
+void hook_migrated(struct netd *d, struct port *p, const char *from);
+void hooks_stop(struct netd *d);
 
 /* ---- control.c ---- */
 int control_check_live(const char *path);

@@ -51,7 +51,7 @@ static const char *dp_code(int err)
 	}
 }
 
-static int dp_err(struct netd *d, struct netd_err *e, int err)
+int port_dp_err(struct netd *d, struct netd_err *e, int err)
 {
 	nerr_set(e, dp_code(err), "%s", semi_dp_last_error(d->dp));
 	return err;
@@ -65,7 +65,7 @@ const char *port_dev_name(uint32_t ifindex, char *buf)
 }
 
 /* ifindex of a device in the daemon's namespace, 0 when there is none. */
-static uint32_t dev_lookup(struct netd *d, const char *name)
+uint32_t port_dev_lookup(struct netd *d, const char *name)
 {
 	struct netcfg_link l;
 
@@ -77,7 +77,7 @@ static uint32_t dev_lookup(struct netd *d, const char *name)
 }
 
 /* Is the device up with a carrier (can it carry frames)? */
-static bool dev_up(struct netd *d, uint32_t ifindex)
+bool port_dev_up(struct netd *d, uint32_t ifindex)
 {
 	struct netcfg_link l;
 
@@ -101,14 +101,19 @@ static struct fsm_facts facts_of(const struct port_rec *r)
 	return f;
 }
 
-static char *mac_str(const uint8_t mac[6], char *buf)
+struct fsm_facts port_facts(const struct port *p)
+{
+	return facts_of(&p->r);
+}
+
+char *mac_str(const uint8_t mac[6], char *buf)
 {
 	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
 		 mac[4], mac[5]);
 	return buf;
 }
 
-static void table_remove(struct netd *d, struct port *p)
+void port_table_remove(struct netd *d, struct port *p)
 {
 	for (size_t i = 0; i < d->nports; i++) {
 		if (d->ports[i] == p) {
@@ -120,7 +125,7 @@ static void table_remove(struct netd *d, struct port *p)
 	}
 }
 
-static int table_add(struct netd *d, struct port *p)
+int port_table_add(struct netd *d, struct port *p)
 {
 	if (d->nports == d->cap_ports) {
 		size_t cap = d->cap_ports ? d->cap_ports * 2 : 16;
@@ -135,10 +140,16 @@ static int table_add(struct netd *d, struct port *p)
 	return 0;
 }
 
+void port_destroy(struct netd *d, struct port *p)
+{
+	timer_cancel(d, &p->t_announce);
+	free(p);
+}
+
 void ports_free(struct netd *d)
 {
 	for (size_t i = 0; i < d->nports; i++)
-		free(d->ports[i]);
+		port_destroy(d, d->ports[i]);
 	free(d->ports);
 	d->ports = NULL;
 	d->nports = d->cap_ports = 0;
@@ -156,7 +167,8 @@ int ports_save(struct netd *d, struct netd_err *e)
 	doc.generation = d->generation + 1;
 	doc.n = d->nports;
 	doc.ports = calloc(d->nports ? d->nports : 1, sizeof(*doc.ports));
-	if (!doc.ports) {
+	if (!doc.ports || peers_to_doc(d, &doc)) {
+		free(doc.ports);
 		nerr_set(e, E_STATE_FILE, "cannot write state file %s: out of memory",
 			 d->cfg.state);
 		return -ENOMEM;
@@ -165,6 +177,7 @@ int ports_save(struct netd *d, struct netd_err *e)
 		doc.ports[i] = d->ports[i]->r;
 	ret = statefile_save(d->cfg.state, &doc, err, sizeof(err));
 	free(doc.ports);
+	free(doc.peers);
 	if (ret) {
 		pr_warn("%s", err);
 		nerr_set(e, E_STATE_FILE, "%s", err);
@@ -200,7 +213,7 @@ void ports_save_retry(struct netd *d, struct timer *t)
 
 /* ---- events for watchers ---- */
 
-static void emit_state(struct netd *d, struct port *p, enum port_state from,
+void emit_state(struct netd *d, struct port *p, enum port_state from,
 		       const char *cause, uint64_t t0)
 {
 	union semi_pathw w = fsm_pathw(p->r.state);
@@ -227,7 +240,7 @@ static void emit_state(struct netd *d, struct port *p, enum port_state from,
 	control_event(d, p->r.name, ev, false);
 }
 
-static void emit_simple(struct netd *d, const char *port, const char *event, const char *k1,
+void emit_simple(struct netd *d, const char *port, const char *event, const char *k1,
 			const char *v1, const char *k2, const char *v2)
 {
 	json_object *ev = json_object_new_object();
@@ -261,7 +274,7 @@ static void emit_device(struct netd *d, struct port *p, const char *role, const 
 
 /* ---- the datapath ---- */
 
-static uint64_t vf_tx_now(struct netd *d, struct port *p)
+uint64_t port_vf_tx(struct netd *d, struct port *p)
 {
 	struct semi_port_stats s;
 
@@ -290,12 +303,12 @@ static int attach_devs(struct netd *d, struct port *p, struct netd_err *e)
 	if (p->r.vf_ifindex && port_dev_name(p->r.vf_ifindex, name)[0]) {
 		err = semi_dp_attach_port(d->dp, name);
 		if (err)
-			return dp_err(d, e, err);
+			return port_dp_err(d, e, err);
 	}
 	if (p->r.tap_ifindex && port_dev_name(p->r.tap_ifindex, name)[0]) {
 		err = semi_dp_attach_port(d->dp, name);
 		if (err)
-			return dp_err(d, e, err);
+			return port_dp_err(d, e, err);
 	}
 	return 0;
 }
@@ -346,7 +359,7 @@ static void detach_dev(struct netd *d, uint32_t ifindex)
  * Make the datapath hold p as p->r says: devices, MAC, VLAN, path word.
  * `old` is what the datapath held before (NULL for a new port).
  */
-static int dp_apply(struct netd *d, struct port *p, const struct port_rec *old,
+int port_dp_apply(struct netd *d, struct port *p, const struct port_rec *old,
 		    struct netd_err *e)
 {
 	struct semi_port_conf c;
@@ -360,12 +373,12 @@ static int dp_apply(struct netd *d, struct port *p, const struct port_rec *old,
 		semi_path_set_id(d->dp, p->id, c.path);
 	err = semi_port_put(d->dp, &c, &p->id);
 	if (err)
-		return dp_err(d, e, err);
+		return port_dp_err(d, e, err);
 	return attach_devs(d, p, e);
 }
 
 /* Remove the port from the datapath and its programs from its devices. */
-static void dp_remove(struct netd *d, const struct port_rec *r)
+void port_dp_remove(struct netd *d, const struct port_rec *r)
 {
 	semi_port_del(d->dp, r->name);
 	detach_dev(d, r->vf_ifindex);
@@ -373,14 +386,14 @@ static void dp_remove(struct netd *d, const struct port_rec *r)
 }
 
 /* Bookkeeping of a state entered; the datapath already has it. */
-static void enter(struct netd *d, struct port *p, const struct fsm_result *res)
+void port_enter(struct netd *d, struct port *p, const struct fsm_result *res)
 {
 	if (res->next != p->r.state)
 		p->r.since_ms = wall_ms();
 	p->r.state = res->next;
 	p->r.handover = res->next == PS_HANDOVER ? res->handover : FH_NONE;
 	if (p->r.handover == FH_WAIT)
-		p->r.vf_tx_base = vf_tx_now(d, p);
+		p->r.vf_tx_base = port_vf_tx(d, p);
 }
 
 void ports_rearm_handover(struct netd *d)
@@ -419,7 +432,7 @@ static void transition(struct netd *d, struct port *p, enum fsm_event ev, uint64
 	}
 	if (res.kind != FK_TO)
 		return;
-	enter(d, p, &res);
+	port_enter(d, p, &res);
 	/* The one store the datapath sees. */
 	if (store) {
 		err = semi_path_set_id(d->dp, p->id, fsm_pathw(p->r.state));
@@ -457,7 +470,7 @@ static int check_dev(struct netd *d, const char *port, const char *role, const c
 	return 0;
 }
 
-static int check_unique(struct netd *d, const struct port_rec *r, const struct port *self,
+int port_check_unique(struct netd *d, const struct port_rec *r, const struct port *self,
 			struct netd_err *e)
 {
 	char mac[18];
@@ -517,7 +530,7 @@ int port_add(struct netd *d, const struct port_rec *want, struct port **out,
 			 SEMI_MAX_PORTS);
 		return -ENOSPC;
 	}
-	err = check_unique(d, want, NULL, e);
+	err = port_check_unique(d, want, NULL, e);
 	if (err)
 		return err;
 	p = calloc(1, sizeof(*p));
@@ -526,23 +539,23 @@ int port_add(struct netd *d, const struct port_rec *want, struct port **out,
 		return -ENOMEM;
 	}
 	p->r = *want;
-	p->r.vf_ifindex = dev_lookup(d, p->r.vf);
-	p->r.tap_ifindex = dev_lookup(d, p->r.tap);
-	p->vf_up = dev_up(d, p->r.vf_ifindex);
+	p->r.vf_ifindex = port_dev_lookup(d, p->r.vf);
+	p->r.tap_ifindex = port_dev_lookup(d, p->r.tap);
+	p->vf_up = port_dev_up(d, p->r.vf_ifindex);
 	f = facts_of(&p->r);
 	res.next = fsm_initial(&f, &res.handover);
 	p->r.state = res.next;
 	p->r.handover = res.handover;
 	p->r.since_ms = wall_ms();
-	err = dp_apply(d, p, NULL, e);
+	err = port_dp_apply(d, p, NULL, e);
 	if (err)
 		goto out_dp;
-	err = table_add(d, p);
+	err = port_table_add(d, p);
 	if (err) {
 		nerr_set(e, E_INTERNAL, "out of memory");
 		goto out_dp;
 	}
-	p->r.vf_tx_base = vf_tx_now(d, p);	/* a new port's counters start at 0 */
+	p->r.vf_tx_base = port_vf_tx(d, p);	/* a new port's counters start at 0 */
 	/* Counter deltas for watchers count from here. */
 	p->have_last = semi_port_stats_get_id(d->dp, p->id, &p->last) == 0;
 	err = ports_save(d, e);
@@ -550,15 +563,16 @@ int port_add(struct netd *d, const struct port_rec *want, struct port **out,
 		goto out_table;
 	emit_simple(d, p->r.name, "port", "action", "added", NULL, NULL);
 	emit_state(d, p, PS_COUNT, "port_add", 0);
+	bridge_sync(d, p);
 	ports_rearm_handover(d);
 	*out = p;
 	return 0;
 
 out_table:
-	table_remove(d, p);
+	port_table_remove(d, p);
 out_dp:
-	dp_remove(d, &p->r);
-	free(p);
+	port_dp_remove(d, &p->r);
+	port_destroy(d, p);
 	return err;
 }
 
@@ -571,16 +585,18 @@ int port_del(struct netd *d, const char *name, struct netd_err *e)
 		nerr_set(e, E_NOT_FOUND, "no port %s", name);
 		return -ENOENT;
 	}
-	table_remove(d, p);
+	port_table_remove(d, p);
 	err = ports_save(d, e);
 	if (err) {
-		table_add(d, p);	/* cannot fail: the slot was just freed */
+		port_table_add(d, p);	/* cannot fail: the slot was just freed */
 		return err;
 	}
-	dp_remove(d, &p->r);
+	port_dp_remove(d, &p->r);
+	bridge_release(d, p);
 	emit_simple(d, p->r.name, "port", "action", "deleted", NULL, NULL);
-	free(p);
+	port_destroy(d, p);
 	ports_rearm_handover(d);
+	mig_rearm_retire(d);
 	return 0;
 }
 
@@ -594,6 +610,13 @@ int port_switch(struct netd *d, struct port *p, enum fsm_event ev, bool *changed
 	int err;
 
 	*changed = false;
+	if (p->r.mig.role != MIG_NONE) {
+		nerr_set(e, E_REFUSED, "port %s is %s, migrating %s %s: '%s' is refused during a "
+			 "migration (migrate abort first)", p->r.name, fsm_state_name(p->r.state),
+			 p->r.mig.role == MIG_SOURCE ? "to" : "from",
+			 p->r.mig.peer[0] ? p->r.mig.peer : "another host", fsm_event_name(ev));
+		return -EPERM;
+	}
 	err = fsm_next(p->r.name, p->r.state, ev, &f, &res, why, sizeof(why));
 	if (err) {
 		nerr_set(e, err == -ENODEV ? E_NO_DEVICE : E_REFUSED, "%s", why);
@@ -601,12 +624,12 @@ int port_switch(struct netd *d, struct port *p, enum fsm_event ev, bool *changed
 	}
 	if (res.kind != FK_TO)
 		return 0;
-	enter(d, p, &res);
+	port_enter(d, p, &res);
 	if (fsm_pathw(p->r.state).word != fsm_pathw(old.state).word) {
 		err = semi_path_set_id(d->dp, p->id, fsm_pathw(p->r.state));
 		if (err) {
 			p->r = old;
-			return dp_err(d, e, err);
+			return port_dp_err(d, e, err);
 		}
 	}
 	err = ports_save(d, e);
@@ -646,18 +669,18 @@ int port_set(struct netd *d, struct port *p, json_object *args, struct netd_err 
 		snprintf(r->tap, sizeof(r->tap), "%s", args_str(args, "tap", ""));
 	if ((s = args_str(args, "mode", NULL)) && (m = port_mode_parse(s)) >= 0)
 		r->mode = (enum port_mode)m;
-	err = check_unique(d, r, p, e);
+	err = port_check_unique(d, r, p, e);
 	if (err)
 		goto restore;
 
 	vf_changed = strcmp(old.vf, r->vf) != 0;
 	tap_changed = strcmp(old.tap, r->tap) != 0;
 	if (vf_changed) {
-		r->vf_ifindex = dev_lookup(d, r->vf);
-		p->vf_up = dev_up(d, r->vf_ifindex);
+		r->vf_ifindex = port_dev_lookup(d, r->vf);
+		p->vf_up = port_dev_up(d, r->vf_ifindex);
 	}
 	if (tap_changed)
-		r->tap_ifindex = dev_lookup(d, r->tap);
+		r->tap_ifindex = port_dev_lookup(d, r->tap);
 
 	/* What the device changes do to the state, as if the devices had come and gone. */
 	if (vf_changed && old.vf_ifindex && !r->vf_ifindex)
@@ -674,12 +697,12 @@ int port_set(struct netd *d, struct port *p, json_object *args, struct netd_err 
 		goto restore;
 	}
 	if (res.kind == FK_TO)
-		enter(d, p, &res);
+		port_enter(d, p, &res);
 	else if (r->state == PS_HANDOVER && !r->tap_ifindex)
 		/* handover with one device would drop every frame */
-		enter(d, p, &(struct fsm_result){ .kind = FK_TO, .next = r->vf_ifindex ?
+		port_enter(d, p, &(struct fsm_result){ .kind = FK_TO, .next = r->vf_ifindex ?
 						   PS_ASSIGNED : PS_EMULATED });
-	err = dp_apply(d, p, &old, e);
+	err = port_dp_apply(d, p, &old, e);
 	if (err)
 		goto undo_dp;
 	err = ports_save(d, e);
@@ -702,7 +725,7 @@ undo_dp:
 		struct port_rec now = p->r;
 
 		p->r = old;
-		dp_apply(d, p, &now, NULL);
+		port_dp_apply(d, p, &now, NULL);
 		if (now.vf_ifindex && now.vf_ifindex != old.vf_ifindex &&
 		    now.vf_ifindex != old.tap_ifindex)
 			detach_dev(d, now.vf_ifindex);
@@ -727,7 +750,7 @@ static void vf_gone(struct netd *d, struct port *p, uint64_t t0)
 	p->r.vf_ifindex = 0;
 	/* Path first (one store), then the port forgets the device. */
 	auto_event(d, p, FE_VF_GONE, t0);
-	if (dp_apply(d, p, &old, NULL))
+	if (port_dp_apply(d, p, &old, NULL))
 		pr_warn("port %s: cannot drop the vanished VF from the datapath: %s", p->r.name,
 			semi_dp_last_error(d->dp));
 	detach_dev(d, old.vf_ifindex);
@@ -744,26 +767,26 @@ static void vf_back(struct netd *d, struct port *p, uint32_t ifindex, uint64_t t
 	char why[512];
 
 	p->r.vf_ifindex = ifindex;
-	p->vf_up = dev_up(d, ifindex);
+	p->vf_up = port_dev_up(d, ifindex);
 	f = facts_of(&p->r);
 	if (fsm_next(p->r.name, p->r.state, FE_VF_BACK, &f, &res, why, sizeof(why))) {
 		pr_warn("%s", why);
 		res.kind = FK_STAY;
 	}
 	if (res.kind == FK_TO)
-		enter(d, p, &res);
+		port_enter(d, p, &res);
 	/* The port learns the device, then the path names it: one port_put. */
-	if (dp_apply(d, p, &old, NULL)) {
+	if (port_dp_apply(d, p, &old, NULL)) {
 		pr_warn("port %s: cannot use VF %s (ifindex %u): %s", p->r.name, p->r.vf, ifindex,
 			semi_dp_last_error(d->dp));
 		/* Gone again already, most likely: as it was, without the VF. */
 		p->r = old;
 		p->r.vf_ifindex = 0;
-		dp_apply(d, p, &old, NULL);
+		port_dp_apply(d, p, &old, NULL);
 		return;
 	}
 	if (p->r.handover == FH_WAIT)
-		p->r.vf_tx_base = vf_tx_now(d, p);
+		p->r.vf_tx_base = port_vf_tx(d, p);
 	emit_device(d, p, "vf", p->r.vf, "back", ifindex);
 	if (res.kind == FK_TO)
 		emit_state(d, p, old.state, fsm_event_id(FE_VF_BACK), t0);
@@ -778,18 +801,20 @@ static void tap_change(struct netd *d, struct port *p, uint32_t ifindex, uint64_
 	p->r.tap_ifindex = ifindex;
 	if (!ifindex)
 		auto_event(d, p, FE_TAP_GONE, t0);
-	if (dp_apply(d, p, &old, NULL)) {
+	if (port_dp_apply(d, p, &old, NULL)) {
 		pr_warn("port %s: cannot update tap %s: %s", p->r.name, p->r.tap,
 			semi_dp_last_error(d->dp));
 		if (ifindex) {
 			p->r = old;
 			p->r.tap_ifindex = 0;
-			dp_apply(d, p, &old, NULL);
+			port_dp_apply(d, p, &old, NULL);
 			return;
 		}
 	}
 	if (!ifindex)
 		detach_dev(d, old.tap_ifindex);
+	else
+		bridge_sync(d, p);
 	emit_device(d, p, "tap", p->r.tap, ifindex ? "back" : "gone",
 		    ifindex ? ifindex : old.tap_ifindex);
 	ports_save_soon(d);
@@ -815,7 +840,7 @@ int uplink_attach(struct netd *d)
 	int n, err;
 
 	/* The configuration wins: another uplink recorded in the pins goes. */
-	ifindex = dev_lookup(d, d->cfg.uplink);
+	ifindex = port_dev_lookup(d, d->cfg.uplink);
 	n = attachments_get(d, &recs);
 	for (int i = 0; i < n; i++) {
 		if ((recs[i].kinds & (SEMI_ATTACH_TC_UPLINK | SEMI_ATTACH_XDP_DRV)) &&
@@ -924,7 +949,7 @@ void ports_handover_tick(struct netd *d, struct timer *t)
 
 		if (p->r.state != PS_HANDOVER || p->r.handover != FH_WAIT)
 			continue;
-		if (vf_tx_now(d, p) > p->r.vf_tx_base) {
+		if (port_vf_tx(d, p) > p->r.vf_tx_base) {
 			auto_event(d, p, FE_GUEST_VF_TX, t0);
 			changed = true;
 		}
@@ -1063,8 +1088,13 @@ json_object *port_json(struct netd *d, struct port *p, bool detail)
 		w = info.path;
 	json_object_object_add(o, "path", json_object_new_string(semi_path_name(w.rx)));
 	json_object_object_add(o, "tx", json_object_new_string(fsm_tx_name(w.tx)));
+	json_object_object_add(o, "tunnel_in", json_object_new_boolean(
+		(w.flags & SEMI_PATHF_TUNNEL_IN) != 0));
+	json_object_object_add(o, "migration", mig_json(p));
 	if (!detail)
 		return o;
+	json_object_object_add(o, "announce", announce_json(p));
+	json_object_object_add(o, "addresses", port_addrs_json(&p->r));
 	json_object_object_add(o, "id", json_object_new_int64(p->id));
 	json_object_object_add(o, "handover", json_object_new_string(
 		p->r.handover == FH_WAIT ? "wait" : p->r.handover == FH_HOLD ? "hold" : "none"));
@@ -1117,6 +1147,19 @@ static int adopt_from_datapath(struct netd *d, struct semi_port_info *info, int 
 		r->handover = r->state == PS_HANDOVER ? FH_WAIT : FH_NONE;
 		r->since_ms = wall_ms();
 		r->mode = PM_REPRESENTOR;
+		/* A migration the file would have said more about: what the pins say. */
+		if (r->state == PS_OUTGOING || r->state == PS_INCOMING) {
+			struct semi_peer peers[SEMI_MAX_PEERS];
+			uint32_t ids[SEMI_MAX_PEERS];
+			int np = semi_peer_list(d->dp, peers, ids, SEMI_MAX_PEERS);
+
+			r->mig.role = r->state == PS_OUTGOING ? MIG_SOURCE : MIG_DEST;
+			r->mig.origin = PS_EMULATED;
+			r->mig.since_ms = r->mig.out_ms = r->state == PS_OUTGOING ? wall_ms() : 0;
+			for (int k = 0; k < np && k < SEMI_MAX_PEERS; k++)
+				if (ids[k] == info[i].port.tunnel)
+					snprintf(r->mig.peer, sizeof(r->mig.peer), "%s", peers[k].name);
+		}
 		pr_warn("adopting port %s from the datapath (%s, vf %s, tap %s)", r->name,
 			fsm_state_name(r->state), r->vf[0] ? r->vf : "-", r->tap[0] ? r->tap : "-");
 	}
@@ -1174,13 +1217,13 @@ int ports_reconcile(struct netd *d, struct state_doc *doc, bool have_file)
 		bool in_dp;
 
 		p = calloc(1, sizeof(*p));
-		if (!p || table_add(d, p)) {
+		if (!p || port_table_add(d, p)) {
 			free(p);
 			return -ENOMEM;
 		}
 		p->r = was;
-		vf = dev_lookup(d, p->r.vf);
-		tap = dev_lookup(d, p->r.tap);
+		vf = port_dev_lookup(d, p->r.vf);
+		tap = port_dev_lookup(d, p->r.tap);
 		in_dp = semi_port_get(d->dp, p->r.name, &cur) == 0;
 		if (in_dp)
 			p->id = cur.id;
@@ -1204,12 +1247,12 @@ int ports_reconcile(struct netd *d, struct state_doc *doc, bool have_file)
 			transition(d, p, FE_VF_BACK, 0, false);
 		}
 		p->r.vf_ifindex = vf;
-		p->vf_up = dev_up(d, vf);
+		p->vf_up = port_dev_up(d, vf);
 		if (!in_dp || !dp_matches(&cur, &p->r)) {
 			if (in_dp)
 				pr_info("port %s: the datapath differs from the state file: "
 					"updating it", p->r.name);
-			err = dp_apply(d, p, in_dp ? &was : NULL, &e);
+			err = port_dp_apply(d, p, in_dp ? &was : NULL, &e);
 		} else {
 			/* Identical: no write; only make sure the programs are there. */
 			err = attach_devs(d, p, &e);
@@ -1218,13 +1261,25 @@ int ports_reconcile(struct netd *d, struct state_doc *doc, bool have_file)
 			pr_err("port %s: %s", p->r.name, e.message);
 			return err;
 		}
+		/* An outgoing port's tunnel: the pins keep it; a rebuilt port needs it. */
+		if (p->r.state == PS_OUTGOING && p->r.mig.peer[0]) {
+			struct semi_peer peer;
+			uint32_t pid = 0;
+
+			if (semi_port_get(d->dp, p->r.name, &cur) == 0 &&
+			    (semi_peer_get(d->dp, p->r.mig.peer, &peer, &pid) ||
+			     cur.port.tunnel != pid) &&
+			    semi_port_set_tunnel(d->dp, p->r.name, p->r.mig.peer))
+				pr_warn("port %s: cannot forward to %s: %s", p->r.name,
+					p->r.mig.peer, semi_dp_last_error(d->dp));
+		}
 		/*
 		 * The counters are the datapath's.  A VF new since the file was
 		 * written, or a port re-created, starts its handover watch now.
 		 */
 		if (p->r.handover == FH_WAIT &&
-		    (!in_dp || vf != was.vf_ifindex || vf_tx_now(d, p) < p->r.vf_tx_base))
-			p->r.vf_tx_base = vf_tx_now(d, p);
+		    (!in_dp || vf != was.vf_ifindex || port_vf_tx(d, p) < p->r.vf_tx_base))
+			p->r.vf_tx_base = port_vf_tx(d, p);
 		p->have_last = semi_port_stats_get_id(d->dp, p->id, &p->last) == 0;
 	}
 	return 0;

@@ -448,8 +448,11 @@ int proto_check_value(const struct cmd_spec *c, const struct arg_spec *a, json_o
 			goto bad;
 		return 0;
 	case ARG_HOST:
-		if (!s || !*s || strlen(s) > 64)
+		if (!s || !*s || strlen(s) > 15)
 			goto bad;
+		for (const char *c2 = s; *c2; c2++)
+			if ((unsigned char)*c2 <= ' ' || (unsigned char)*c2 > '~' || *c2 == '/')
+				goto bad;
 		return 0;
 	case ARG_MAC:
 		if (!s || proto_mac_parse(s, mac))
@@ -486,7 +489,7 @@ bad:
 			 a->flags & ARGF_NULL ? " or null" : "");
 		break;
 	case ARG_HOST:
-		snprintf(buf, sizeof(buf), "a host name of 1 to 64 characters");
+		snprintf(buf, sizeof(buf), "a host name of 1 to 15 printable characters");
 		break;
 	case ARG_MAC:
 		snprintf(buf, sizeof(buf), "a unicast MAC address like 52:54:00:12:34:56");

@@ -6,6 +6,7 @@
  * to stop than to come up with a port table that differs from what was
  * acknowledged.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -37,6 +38,20 @@ int port_mode_parse(const char *s)
 	return -EINVAL;
 }
 
+const char *mig_role_name(enum mig_role r)
+{
+	return r == MIG_SOURCE ? "source" : r == MIG_DEST ? "destination" : "none";
+}
+
+static int mig_role_parse(const char *s)
+{
+	if (!strcmp(s, "source"))
+		return MIG_SOURCE;
+	if (!strcmp(s, "destination"))
+		return MIG_DEST;
+	return -EINVAL;
+}
+
 static const char *handover_name(enum fsm_handover h)
 {
 	return h == FH_HOLD ? "hold" : h == FH_WAIT ? "wait" : "none";
@@ -45,7 +60,56 @@ static const char *handover_name(enum fsm_handover h)
 void state_doc_free(struct state_doc *doc)
 {
 	free(doc->ports);
+	free(doc->peers);
 	memset(doc, 0, sizeof(*doc));
+}
+
+static json_object *mig_json(const struct mig_rec *m)
+{
+	json_object *o;
+
+	if (m->role == MIG_NONE)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "role", json_object_new_string(mig_role_name(m->role)));
+	json_object_object_add(o, "peer", m->peer[0] ? json_object_new_string(m->peer) : NULL);
+	json_object_object_add(o, "origin", json_object_new_string(fsm_state_name(m->origin)));
+	json_object_object_add(o, "since_ms", json_object_new_int64(m->since_ms));
+	json_object_object_add(o, "out_ms", json_object_new_int64(m->out_ms));
+	json_object_object_add(o, "remote_src_base", json_object_new_uint64(m->remote_src_base));
+	json_object_object_add(o, "seen_ms", json_object_new_int64(m->seen_ms));
+	return o;
+}
+
+static json_object *ann_json(const struct ann_rec *a)
+{
+	json_object *o;
+
+	if (!a->active)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "rounds", json_object_new_int64(a->rounds));
+	json_object_object_add(o, "started_ms", json_object_new_int64(a->started_ms));
+	json_object_object_add(o, "rx_base", json_object_new_uint64(a->rx_base));
+	json_object_object_add(o, "flood_base", json_object_new_uint64(a->flood_base));
+	return o;
+}
+
+json_object *port_addrs_json(const struct port_rec *p)
+{
+	json_object *o = json_object_new_object(), *v4 = json_object_new_array(),
+		    *v6 = json_object_new_array();
+	char buf[INET6_ADDRSTRLEN];
+
+	for (int i = 0; i < p->n_ipv4 && i < PORT_ADDRS; i++)
+		json_object_array_add(v4, json_object_new_string(
+			inet_ntop(AF_INET, &p->ipv4[i], buf, sizeof(buf))));
+	for (int i = 0; i < p->n_ipv6 && i < PORT_ADDRS; i++)
+		json_object_array_add(v6, json_object_new_string(
+			inet_ntop(AF_INET6, &p->ipv6[i], buf, sizeof(buf))));
+	json_object_object_add(o, "ipv4", v4);
+	json_object_object_add(o, "ipv6", v6);
+	return o;
 }
 
 json_object *port_rec_to_json(const struct port_rec *p)
@@ -68,6 +132,9 @@ json_object *port_rec_to_json(const struct port_rec *p)
 	json_object_object_add(o, "tap_ifindex", json_object_new_int64(p->tap_ifindex));
 	json_object_object_add(o, "vf_tx_base", json_object_new_uint64(p->vf_tx_base));
 	json_object_object_add(o, "since_ms", json_object_new_int64(p->since_ms));
+	json_object_object_add(o, "migration", mig_json(&p->mig));
+	json_object_object_add(o, "announce", ann_json(&p->ann));
+	json_object_object_add(o, "addresses", port_addrs_json(p));
 	return o;
 }
 
@@ -82,6 +149,21 @@ json_object *statefile_to_json(const struct state_doc *doc)
 	for (size_t i = 0; i < doc->n; i++)
 		json_object_array_add(arr, port_rec_to_json(&doc->ports[i]));
 	json_object_object_add(o, "ports", arr);
+	arr = json_object_new_array();
+	for (size_t i = 0; i < doc->npeers; i++) {
+		const struct peer_rec *pr = &doc->peers[i];
+		json_object *po = json_object_new_object();
+		char mac[18];
+
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", pr->mac[0], pr->mac[1],
+			 pr->mac[2], pr->mac[3], pr->mac[4], pr->mac[5]);
+		json_object_object_add(po, "name", json_object_new_string(pr->name));
+		json_object_object_add(po, "address", json_object_new_string(pr->address));
+		json_object_object_add(po, "mac", memcmp(pr->mac, "\0\0\0\0\0\0", 6) ?
+				       json_object_new_string(mac) : NULL);
+		json_object_array_add(arr, po);
+	}
+	json_object_object_add(o, "peers", arr);
 	return o;
 }
 
@@ -89,6 +171,7 @@ struct pctx {
 	const char *path;
 	char *err;
 	size_t errlen;
+	int64_t version;
 };
 
 static int corrupt(struct pctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -136,6 +219,131 @@ static int want_int(struct pctx *x, const char *where, const char *key, json_obj
 	if (*out < min || *out > max)
 		return corrupt(x, "%s: '%s' = %" PRId64 " is out of range %" PRId64 "..%" PRId64,
 			       where, key, *out, min, max);
+	return 0;
+}
+
+static int parse_mig(struct pctx *x, const char *where, json_object *o, struct mig_rec *m)
+{
+	const char *s;
+	int64_t i;
+	int err = 0, v;
+
+	if (!o)
+		return 0;
+	if (!json_object_is_type(o, json_type_object))
+		return corrupt(x, "%s: 'migration' must be an object or null, not %s", where,
+			       jtype(o));
+	json_object_object_foreach(o, key, val) {
+		if (!strcmp(key, "role")) {
+			err = want_str(x, where, "migration.role", val, &s, false);
+			if (!err && (v = mig_role_parse(s)) < 0)
+				err = corrupt(x, "%s: bad migration role \"%.32s\"", where, s);
+			if (!err)
+				m->role = (enum mig_role)v;
+		} else if (!strcmp(key, "peer")) {
+			err = want_str(x, where, "migration.peer", val, &s, true);
+			if (!err && s && (!s[0] || strlen(s) >= sizeof(m->peer)))
+				err = corrupt(x, "%s: bad migration peer \"%.32s\"", where, s);
+			if (!err)
+				snprintf(m->peer, sizeof(m->peer), "%s", s ? s : "");
+		} else if (!strcmp(key, "origin")) {
+			err = want_str(x, where, "migration.origin", val, &s, false);
+			if (!err && (v = fsm_state_parse(s)) < 0)
+				err = corrupt(x, "%s: bad migration origin \"%.32s\"", where, s);
+			if (!err)
+				m->origin = (enum port_state)v;
+		} else if (!strcmp(key, "since_ms") || !strcmp(key, "out_ms") ||
+			   !strcmp(key, "seen_ms")) {
+			err = want_int(x, where, key, val, 0, INT64_MAX, &i);
+			*(key[0] == 's' && key[1] == 'i' ? &m->since_ms :
+			  key[0] == 'o' ? &m->out_ms : &m->seen_ms) = i;
+		} else if (!strcmp(key, "remote_src_base")) {
+			err = want_int(x, where, key, val, 0, INT64_MAX, &i);
+			m->remote_src_base = (uint64_t)i;
+		} else {
+			err = corrupt(x, "%s: unknown key 'migration.%.32s'", where, key);
+		}
+		if (err)
+			return err;
+	}
+	if (m->role == MIG_NONE)
+		return corrupt(x, "%s: 'migration' without a role", where);
+	return 0;
+}
+
+static int parse_ann(struct pctx *x, const char *where, json_object *o, struct ann_rec *a)
+{
+	int64_t i;
+	int err = 0;
+
+	if (!o)
+		return 0;
+	if (!json_object_is_type(o, json_type_object))
+		return corrupt(x, "%s: 'announce' must be an object or null, not %s", where,
+			       jtype(o));
+	json_object_object_foreach(o, key, val) {
+		if (!strcmp(key, "rounds")) {
+			err = want_int(x, where, key, val, 0, 1000, &i);
+			a->rounds = (uint32_t)i;
+		} else if (!strcmp(key, "started_ms")) {
+			err = want_int(x, where, key, val, 0, INT64_MAX, &i);
+			a->started_ms = i;
+		} else if (!strcmp(key, "rx_base") || !strcmp(key, "flood_base")) {
+			err = want_int(x, where, key, val, 0, INT64_MAX, &i);
+			*(key[0] == 'r' ? &a->rx_base : &a->flood_base) = (uint64_t)i;
+		} else {
+			err = corrupt(x, "%s: unknown key 'announce.%.32s'", where, key);
+		}
+		if (err)
+			return err;
+	}
+	a->active = true;
+	return 0;
+}
+
+static int parse_addr_list(struct pctx *x, const char *where, const char *key, json_object *arr,
+			   int family, void *out, uint8_t *n)
+{
+	size_t len;
+
+	if (!json_object_is_type(arr, json_type_array))
+		return corrupt(x, "%s: 'addresses.%s' must be an array, not %s", where, key,
+			       jtype(arr));
+	len = json_object_array_length(arr);
+	if (len > PORT_ADDRS)
+		return corrupt(x, "%s: more than %d addresses in 'addresses.%s'", where,
+			       PORT_ADDRS, key);
+	for (size_t k = 0; k < len; k++) {
+		json_object *v = json_object_array_get_idx(arr, k);
+		const char *s;
+		int err = want_str(x, where, key, v, &s, false);
+
+		if (err)
+			return err;
+		if (inet_pton(family, s, (char *)out + k * (family == AF_INET ? 4 : 16)) != 1)
+			return corrupt(x, "%s: bad address \"%.48s\" in 'addresses.%s'", where, s,
+				       key);
+	}
+	*n = (uint8_t)len;
+	return 0;
+}
+
+static int parse_addrs(struct pctx *x, const char *where, json_object *o, struct port_rec *p)
+{
+	int err = 0;
+
+	if (!json_object_is_type(o, json_type_object))
+		return corrupt(x, "%s: 'addresses' must be an object, not %s", where, jtype(o));
+	json_object_object_foreach(o, key, val) {
+		if (!strcmp(key, "ipv4"))
+			err = parse_addr_list(x, where, key, val, AF_INET, p->ipv4, &p->n_ipv4);
+		else if (!strcmp(key, "ipv6"))
+			err = parse_addr_list(x, where, key, val, AF_INET6, p->ipv6, &p->n_ipv6);
+		else
+			err = corrupt(x, "%s: unknown key 'addresses.%.32s'", where, key);
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
@@ -221,6 +429,12 @@ static int parse_port(struct pctx *x, size_t idx, json_object *o, struct port_re
 		} else if (!strcmp(key, "since_ms")) {
 			err = want_int(x, where, key, val, 0, INT64_MAX, &i);
 			p->since_ms = i;
+		} else if (!strcmp(key, "migration") && x->version >= 2) {
+			err = parse_mig(x, where, val, &p->mig);
+		} else if (!strcmp(key, "announce") && x->version >= 2) {
+			err = parse_ann(x, where, val, &p->ann);
+		} else if (!strcmp(key, "addresses") && x->version >= 2) {
+			err = parse_addrs(x, where, val, p);
 		} else {
 			err = corrupt(x, "%s: unknown key '%.32s'", where, key);
 		}
@@ -239,13 +453,63 @@ static int parse_port(struct pctx *x, size_t idx, json_object *o, struct port_re
 	return 0;
 }
 
+static int parse_peers(struct pctx *x, json_object *arr, struct state_doc *doc)
+{
+	size_t n;
+
+	if (!json_object_is_type(arr, json_type_array))
+		return corrupt(x, "'peers' must be an array, not %s", jtype(arr));
+	n = json_object_array_length(arr);
+	if (n > NETD_MAX_PEERS)
+		return corrupt(x, "%zu peers, more than %d", n, NETD_MAX_PEERS);
+	doc->peers = calloc(n ? n : 1, sizeof(*doc->peers));
+	if (!doc->peers)
+		return -ENOMEM;
+	for (size_t k = 0; k < n; k++) {
+		json_object *o = json_object_array_get_idx(arr, k);
+		struct peer_rec *pr = &doc->peers[k];
+		char where[32];
+		const char *s;
+		int err = 0;
+
+		snprintf(where, sizeof(where), "peer %zu", k);
+		if (!json_object_is_type(o, json_type_object))
+			return corrupt(x, "%s must be an object, not %s", where, jtype(o));
+		json_object_object_foreach(o, key, val) {
+			if (!strcmp(key, "name") || !strcmp(key, "address")) {
+				bool nm = key[0] == 'n';
+
+				err = want_str(x, where, key, val, &s, false);
+				if (!err && (!s[0] || strlen(s) >= (nm ? sizeof(pr->name) :
+								     sizeof(pr->address))))
+					err = corrupt(x, "%s: bad %s \"%.32s\"", where, key, s);
+				if (!err)
+					snprintf(nm ? pr->name : pr->address,
+						 nm ? sizeof(pr->name) : sizeof(pr->address), "%s", s);
+			} else if (!strcmp(key, "mac")) {
+				err = want_str(x, where, key, val, &s, true);
+				if (!err && s && proto_mac_parse(s, pr->mac))
+					err = corrupt(x, "%s: bad MAC \"%.32s\"", where, s);
+			} else {
+				err = corrupt(x, "%s: unknown key '%.32s'", where, key);
+			}
+			if (err)
+				return err;
+		}
+		if (!pr->name[0] || !pr->address[0])
+			return corrupt(x, "%s: needs a name and an address", where);
+		doc->npeers = k + 1;
+	}
+	return 0;
+}
+
 int statefile_parse(const char *path, const char *text, size_t len, struct state_doc *doc,
 		    char *err, size_t errlen)
 {
 	struct pctx x = { .path = path, .err = err, .errlen = errlen };
 	struct json_tokener *tok;
 	enum json_tokener_error jerr;
-	json_object *root, *v, *ports = NULL;
+	json_object *root, *v, *ports = NULL, *peers = NULL;
 	bool has_format = false, has_version = false;
 	int64_t i;
 	size_t end, n;
@@ -294,13 +558,15 @@ int statefile_parse(const char *path, const char *text, size_t len, struct state
 				goto out;
 			}
 			i = json_object_get_int64(val);
-			if (i != STATEFILE_VERSION) {
+			if (i < STATEFILE_VERSION_MIN || i > STATEFILE_VERSION) {
 				snprintf(err, errlen, "state file %s has version %" PRId64 "; this "
-					 "semi-netd reads version %d only (written by another "
-					 "release?)", path, i, STATEFILE_VERSION);
+					 "semi-netd reads versions %d to %d (written by another "
+					 "release?)", path, i, STATEFILE_VERSION_MIN,
+					 STATEFILE_VERSION);
 				ret = -EPROTO;
 				goto out;
 			}
+			x.version = i;
 		} else if (!strcmp(key, "instance")) {
 			const char *s;
 
@@ -319,6 +585,8 @@ int statefile_parse(const char *path, const char *text, size_t len, struct state
 			doc->generation = (uint64_t)i;
 		} else if (!strcmp(key, "ports")) {
 			ports = val;
+		} else if (!strcmp(key, "peers")) {
+			peers = val;
 		} else {
 			ret = corrupt(&x, "unknown key '%.32s'", key);
 			goto out;
@@ -327,6 +595,15 @@ int statefile_parse(const char *path, const char *text, size_t len, struct state
 	if (!has_format || !has_version) {
 		ret = corrupt(&x, "missing '%s'", has_format ? "version" : "format");
 		goto out;
+	}
+	if (peers && x.version < 2) {
+		ret = corrupt(&x, "unknown key 'peers'");
+		goto out;
+	}
+	if (peers) {
+		ret = parse_peers(&x, peers, doc);
+		if (ret)
+			goto out;
 	}
 	if (!json_object_is_type(ports, json_type_array)) {
 		ret = corrupt(&x, "'ports' must be an array, not %s", jtype(ports));

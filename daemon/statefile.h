@@ -10,19 +10,51 @@
 #ifndef SEMI_NETD_STATEFILE_H
 #define SEMI_NETD_STATEFILE_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
 
+#include "daemon/config.h"
 #include "daemon/fsm.h"
 
 #define STATEFILE_FORMAT	"semi-netd-state"
-#define STATEFILE_VERSION	1
+/* 2: migration, announce, learned addresses, peers.  1 is still read. */
+#define STATEFILE_VERSION	2
+#define STATEFILE_VERSION_MIN	1
+
+#define PORT_ADDRS		4	/* learned addresses kept per family */
 
 enum port_mode {
 	PM_REPRESENTOR,
 	PM_LEGACY,
+};
+
+enum mig_role {
+	MIG_NONE,
+	MIG_SOURCE,	/* the VM leaves this host */
+	MIG_DEST,	/* the VM comes to this host (until migrate done) */
+};
+
+/* A migration in progress on one port. */
+struct mig_rec {
+	enum mig_role role;
+	char peer[NETD_HOST_LEN];	/* the other host; "" on a source before --to */
+	enum port_state origin;		/* source: where the port was when it began */
+	int64_t since_ms;		/* wall clock of the first step here */
+	int64_t out_ms;			/* source: --to, 0 before */
+	uint64_t remote_src_base;	/* source: remote_src packets at --to */
+	int64_t seen_ms;		/* source: its announce came back, 0 not yet */
+};
+
+/* An announce in progress (after migrate done, an abort, or `announce`). */
+struct ann_rec {
+	bool active;
+	uint32_t rounds;		/* rounds sent so far */
+	int64_t started_ms;
+	uint64_t rx_base;		/* rx frames (not by tunnel) at the start */
+	uint64_t flood_base;		/* the instance's flood counter then */
 };
 
 /* A port as the daemon keeps it and the file stores it. */
@@ -39,6 +71,19 @@ struct port_rec {
 	uint32_t tap_ifindex;
 	uint64_t vf_tx_base;		/* guest VF frames when handover began */
 	int64_t since_ms;		/* wall clock when the state was entered */
+	struct mig_rec mig;
+	struct ann_rec ann;
+	/* Learned from the guest's own frames, most recent first. */
+	struct in_addr ipv4[PORT_ADDRS];
+	struct in6_addr ipv6[PORT_ADDRS];
+	uint8_t n_ipv4, n_ipv6;
+};
+
+/* A migration peer as last resolved (the configuration names them). */
+struct peer_rec {
+	char name[NETD_HOST_LEN];
+	char address[64];
+	uint8_t mac[6];			/* next hop towards it; zero: not known */
 };
 
 struct state_doc {
@@ -46,6 +91,8 @@ struct state_doc {
 	uint64_t generation;		/* +1 per save */
 	struct port_rec *ports;
 	size_t n;
+	struct peer_rec *peers;
+	size_t npeers;
 };
 
 /* -ENOENT (err says so) when there is no file; other errors: do not start. */
@@ -55,9 +102,11 @@ int statefile_parse(const char *path, const char *text, size_t len, struct state
 int statefile_save(const char *path, const struct state_doc *doc, char *err, size_t errlen);
 json_object *statefile_to_json(const struct state_doc *doc);
 json_object *port_rec_to_json(const struct port_rec *p);
+json_object *port_addrs_json(const struct port_rec *p);	/* {"ipv4":[..],"ipv6":[..]} */
 void state_doc_free(struct state_doc *doc);
 
 const char *port_mode_name(enum port_mode m);
 int port_mode_parse(const char *s);
+const char *mig_role_name(enum mig_role r);	/* "none", "source", "destination" */
 
 #endif

@@ -16,7 +16,7 @@
 
 #include "daemon/fsm.h"
 
-enum want_kind { W_REFUSE, W_STAY, W_TO, W_ARRIVE, W_BEST, W_REMOVE };
+enum want_kind { W_REFUSE, W_STAY, W_TO, W_ARRIVE, W_BEST, W_REMOVE, W_RESUME };
 
 struct want {
 	enum want_kind kind;
@@ -37,6 +37,7 @@ struct want {
 #define ARR		{ W_ARRIVE }
 #define BEST		{ W_BEST }
 #define RM		{ W_REMOVE }
+#define RES		{ W_RESUME }
 
 /*
  * Columns: switch vf, switch tap, switch both, VF gone, VF back, VF down,
@@ -45,12 +46,12 @@ struct want {
  */
 static const struct want spec[PS_COUNT][FE_COUNT] = {
 	[PS_ASSIGNED] = { S_VF, T_TAP(PS_EMULATED), HOLD_BOTH, T(PS_EMULATED), ARR, ARR, S, S,
-			  HOLD_TAP, R, R, R },
+			  HOLD_TAP, R, R, S },
 	[PS_HANDOVER] = { T_VF(PS_ASSIGNED), T_TAP(PS_EMULATED), HOLD_BOTH, T(PS_EMULATED), ARR,
-			  S, T(PS_ASSIGNED), BEST, HOLD_TAP, T(PS_OUTGOING), R, BEST },
+			  S, T(PS_ASSIGNED), BEST, HOLD_TAP, T(PS_OUTGOING), R, RES },
 	[PS_EMULATED] = { T_VF(PS_ASSIGNED), S_TAP, HOLD_BOTH, S, ARR, S, S, S, S_TAP,
 			  T(PS_OUTGOING), R, S },
-	[PS_OUTGOING] = { R, R, R, S, S, S, S, S, R, S, R, T(PS_EMULATED) },
+	[PS_OUTGOING] = { R, R, R, S, S, S, S, S, R, S, R, RES },
 	[PS_INCOMING] = { R, R, R, S, S, S, S, S, R, R, T(PS_EMULATED), RM },
 };
 
@@ -114,6 +115,13 @@ static void check_cell(enum port_state s, enum fsm_event ev, bool vf, bool tap)
 		if (res.kind != FK_REMOVE)
 			fail_msg("%s: want remove, got kind %d", where, res.kind);
 		break;
+	case W_RESUME:
+		/* The VM resumes here: the guest's VF, if any, through a handover. */
+		if (res.next != (!vf ? PS_EMULATED : tap ? PS_HANDOVER : PS_ASSIGNED))
+			fail_msg("%s: resumed in %s", where, fsm_state_name(res.next));
+		if (res.next == PS_HANDOVER && res.handover != FH_WAIT)
+			fail_msg("%s: a resumed handover must wait for the guest", where);
+		break;
 	default:
 		fail_msg("bad spec");
 	}
@@ -149,15 +157,16 @@ static void test_cells_match_table(void **state)
 static void test_path_words(void **state)
 {
 	/* DESIGN section 1: state -> (rx path, tx mask). */
+	/* Tunnel frames are taken only in incoming and emulated (invariant 3). */
 	static const struct {
 		enum port_state s;
-		unsigned int rx, tx;
+		unsigned int rx, tx, flags;
 	} t[] = {
-		{ PS_ASSIGNED, SEMI_PATH_VF, SEMI_TX_VF | SEMI_TX_TAP },
-		{ PS_HANDOVER, SEMI_PATH_BOTH, SEMI_TX_VF | SEMI_TX_TAP },
-		{ PS_EMULATED, SEMI_PATH_TAP, SEMI_TX_VF | SEMI_TX_TAP },
-		{ PS_OUTGOING, SEMI_PATH_TUNNEL, 0 },
-		{ PS_INCOMING, SEMI_PATH_TAP, SEMI_TX_TAP },
+		{ PS_ASSIGNED, SEMI_PATH_VF, SEMI_TX_VF | SEMI_TX_TAP, 0 },
+		{ PS_HANDOVER, SEMI_PATH_BOTH, SEMI_TX_VF | SEMI_TX_TAP, 0 },
+		{ PS_EMULATED, SEMI_PATH_TAP, SEMI_TX_VF | SEMI_TX_TAP, SEMI_PATHF_TUNNEL_IN },
+		{ PS_OUTGOING, SEMI_PATH_TUNNEL, 0, 0 },
+		{ PS_INCOMING, SEMI_PATH_TAP, SEMI_TX_TAP, SEMI_PATHF_TUNNEL_IN },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -165,6 +174,7 @@ static void test_path_words(void **state)
 
 		assert_int_equal(w.rx, t[i].rx);
 		assert_int_equal(w.tx, t[i].tx);
+		assert_int_equal(w.flags, t[i].flags);
 		assert_int_equal(w.spare, 0);
 	}
 	assert_int_equal(fsm_pathw(PS_COUNT).word, 0);

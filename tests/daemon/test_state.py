@@ -58,7 +58,7 @@ CORRUPT = [
     ("unknown key", lambda t: t.replace('"vlan"', '"vlam"', 1), "unknown key 'vlam'"),
     ("bad state", lambda t: t.replace('"emulated"', '"elsewhere"', 1),
      "bad state \"elsewhere\""),
-    ("newer version", lambda t: t.replace('"version": 1', '"version": 9', 1), "version 9"),
+    ("newer version", lambda t: t.replace('"version": 2', '"version": 9', 1), "version 9"),
 ]
 
 

@@ -5,6 +5,7 @@
  * with a message that names the file and, where there is one, the port.
  * Also the configuration file's parser, which follows the same rules.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -69,13 +70,38 @@ static struct port_rec sample(int i)
 	if (i != 2)
 		snprintf(r.tap, sizeof(r.tap), "tap%d", i);
 	r.handover = r.state == PS_HANDOVER ? FH_HOLD : FH_NONE;
+	/* Version 2: a migration on some, an announce, learned addresses. */
+	if (r.state == PS_OUTGOING || r.state == PS_INCOMING) {
+		r.mig.role = r.state == PS_OUTGOING ? MIG_SOURCE : MIG_DEST;
+		snprintf(r.mig.peer, sizeof(r.mig.peer), "host%d", i);
+		r.mig.origin = PS_ASSIGNED;
+		r.mig.since_ms = 1700000000100ll + i;
+		r.mig.out_ms = r.state == PS_OUTGOING ? 1700000000200ll : 0;
+		r.mig.remote_src_base = 77;
+		r.mig.seen_ms = 0;
+	}
+	if (i == 1) {
+		r.ann = (struct ann_rec){ .active = true, .rounds = 2, .started_ms = 1700000000300ll,
+					  .rx_base = 5, .flood_base = 9 };
+		r.n_ipv4 = 2;
+		r.ipv4[0].s_addr = htonl(0xc000020b);
+		r.ipv4[1].s_addr = htonl(0xc000020c);
+		r.n_ipv6 = 1;
+		inet_pton(AF_INET6, "2001:db8::b", &r.ipv6[0]);
+	}
 	return r;
 }
 
 static void test_round_trip(void **state)
 {
 	struct port_rec ports[5];
-	struct state_doc doc = { .generation = 41, .ports = ports, .n = 5 }, back;
+	struct peer_rec peers[2] = {
+		{ .name = "hostC", .address = "fd00::3" },
+		{ .name = "hostB", .address = "198.51.100.2",
+		  .mac = { 0x02, 0x5e, 0x00, 0x00, 0x02, 0x00 } },
+	};
+	struct state_doc doc = { .generation = 41, .ports = ports, .n = 5, .peers = peers,
+				 .npeers = 2 }, back;
 	char path[128], tmp[140], err[512];
 	struct stat st;
 
@@ -109,7 +135,27 @@ static void test_round_trip(void **state)
 		assert_int_equal(a->tap_ifindex, b->tap_ifindex);
 		assert_int_equal(a->vf_tx_base, b->vf_tx_base);
 		assert_int_equal(a->since_ms, b->since_ms);
+		assert_int_equal(a->mig.role, b->mig.role);
+		assert_string_equal(a->mig.peer, b->mig.peer);
+		assert_int_equal(a->mig.origin, b->mig.role ? b->mig.origin : 0);
+		assert_int_equal(a->mig.since_ms, b->mig.since_ms);
+		assert_int_equal(a->mig.out_ms, b->mig.out_ms);
+		assert_int_equal(a->mig.remote_src_base, b->mig.remote_src_base);
+		assert_int_equal(a->ann.active, b->ann.active);
+		assert_int_equal(a->ann.rounds, b->ann.rounds);
+		assert_int_equal(a->ann.started_ms, b->ann.started_ms);
+		assert_int_equal(a->ann.rx_base, b->ann.rx_base);
+		assert_int_equal(a->ann.flood_base, b->ann.flood_base);
+		assert_int_equal(a->n_ipv4, b->n_ipv4);
+		assert_int_equal(a->n_ipv6, b->n_ipv6);
+		assert_memory_equal(a->ipv4, b->ipv4, sizeof(a->ipv4[0]) * b->n_ipv4);
+		assert_memory_equal(a->ipv6, b->ipv6, sizeof(a->ipv6[0]) * b->n_ipv6);
 	}
+	assert_int_equal(back.npeers, 2);
+	assert_string_equal(back.peers[1].name, "hostB");
+	assert_string_equal(back.peers[1].address, "198.51.100.2");
+	assert_memory_equal(back.peers[1].mac, peers[1].mac, 6);
+	assert_memory_equal(back.peers[0].mac, "\0\0\0\0\0\0", 6);	/* not resolved */
 	state_doc_free(&back);
 
 	/* Saving again replaces the file whole. */
@@ -190,6 +236,55 @@ static const struct {
 	  "\"tap\":\"d1\"}]}", "a device also belongs to port 'vm1'" },
 };
 
+#define HDR2 "{\"format\":\"semi-netd-state\",\"version\":2,\"instance\":\"x\",\"generation\":1,"
+#define P1X(x) "{\"name\":\"vm1\",\"mac\":\"52:54:00:00:00:01\",\"state\":\"outgoing\"," x "}"
+
+static const struct {
+	const char *text;
+	const char *says;
+} corrupt2[] = {
+	{ HDR2 "\"ports\":[" P1X("\"migration\":{\"peer\":\"hostB\"}") "]}",
+	  "'migration' without a role" },
+	{ HDR2 "\"ports\":[" P1X("\"migration\":{\"role\":\"sideways\"}") "]}",
+	  "bad migration role" },
+	{ HDR2 "\"ports\":[" P1X("\"migration\":{\"role\":\"source\",\"origin\":\"lost\"}") "]}",
+	  "bad migration origin" },
+	{ HDR2 "\"ports\":[" P1X("\"migration\":{\"role\":\"source\",\"when\":1}") "]}",
+	  "unknown key 'migration.when'" },
+	{ HDR2 "\"ports\":[" P1X("\"announce\":{\"rounds\":-1}") "]}", "'rounds' = -1" },
+	{ HDR2 "\"ports\":[" P1X("\"announce\":[]") "]}", "'announce' must be an object" },
+	{ HDR2 "\"ports\":[" P1X("\"addresses\":{\"ipv4\":[\"192.0.2.300\"]}") "]}",
+	  "bad address \"192.0.2.300\"" },
+	{ HDR2 "\"ports\":[" P1X("\"addresses\":{\"ipv6\":[\"::1\",\"::2\",\"::3\",\"::4\","
+				  "\"::5\"]}") "]}", "more than 4 addresses" },
+	{ HDR2 "\"ports\":[" P1X("\"addresses\":{\"ipx\":[]}") "]}",
+	  "unknown key 'addresses.ipx'" },
+	{ HDR2 "\"ports\":[],\"peers\":[{\"name\":\"hostB\"}]}", "peer 0: needs a name and an" },
+	{ HDR2 "\"ports\":[],\"peers\":[{\"name\":\"hostB\",\"address\":\"x\","
+	  "\"mac\":\"nope\"}]}", "peer 0: bad MAC" },
+	{ HDR2 "\"ports\":[],\"peers\":[{\"name\":\"hostB\",\"address\":\"x\",\"vni\":1}]}",
+	  "peer 0: unknown key 'vni'" },
+};
+
+static void test_corrupt_v2(void **state)
+{
+	char path[128], err[512];
+
+	path_of(path, sizeof(path), "corrupt2.json");
+	for (size_t i = 0; i < sizeof(corrupt2) / sizeof(corrupt2[0]); i++) {
+		struct state_doc doc;
+
+		write_text(path, corrupt2[i].text);
+		if (statefile_load(path, &doc, err, sizeof(err)) == 0)
+			fail_msg("case %zu accepted: %s", i, corrupt2[i].text);
+		if (!strstr(err, path) || !strstr(err, corrupt2[i].says))
+			fail_msg("case %zu: message '%s' lacks the file or '%s'", i, err,
+				 corrupt2[i].says);
+		assert_null(doc.ports);
+		assert_null(doc.peers);
+	}
+}
+
 static void test_corrupt(void **state)
 {
 	char path[128], err[512];
@@ -216,10 +311,35 @@ static void test_other_version(void **state)
 	char path[128], err[512];
 	struct state_doc doc;
 
-	path_of(path, sizeof(path), "v2.json");
-	write_text(path, "{\"format\":\"semi-netd-state\",\"version\":2,\"ports\":[]}");
+	path_of(path, sizeof(path), "v3.json");
+	write_text(path, "{\"format\":\"semi-netd-state\",\"version\":3,\"ports\":[]}");
 	assert_int_equal(statefile_load(path, &doc, err, sizeof(err)), -EPROTO);
-	assert_non_null(strstr(err, "version 2"));
+	assert_non_null(strstr(err, "version 3"));
+	assert_non_null(strstr(err, "versions 1 to 2"));
+}
+
+static void test_version_1(void **state)
+{
+	char path[128], err[512];
+	struct state_doc doc;
+
+	/* What the daemon of issue 4 wrote: read as it was, nothing migrating. */
+	path_of(path, sizeof(path), "v1.json");
+	write_text(path, HDR "\"ports\":[" P1 "]}");
+	assert_int_equal(statefile_load(path, &doc, err, sizeof(err)), 0);
+	assert_int_equal(doc.n, 1);
+	assert_int_equal(doc.ports[0].mig.role, MIG_NONE);
+	assert_false(doc.ports[0].ann.active);
+	assert_int_equal(doc.ports[0].n_ipv4, 0);
+	assert_int_equal(doc.npeers, 0);
+	state_doc_free(&doc);
+	/* ... but a key of version 2 in a version 1 file is corruption. */
+	write_text(path, HDR "\"ports\":[{\"name\":\"vm1\",\"mac\":\"52:54:00:00:00:01\","
+		   "\"state\":\"assigned\",\"migration\":null}]}");
+	assert_int_equal(statefile_load(path, &doc, err, sizeof(err)), -EUCLEAN);
+	assert_non_null(strstr(err, "unknown key 'migration'"));
+	write_text(path, HDR "\"ports\":[],\"peers\":[]}");
+	assert_int_equal(statefile_load(path, &doc, err, sizeof(err)), -EUCLEAN);
 }
 
 static void test_unreadable(void **state)
@@ -266,7 +386,8 @@ static void test_config_good(void **state)
 			     "\"announce\":{\"initial_ms\":10,\"step_ms\":20,\"rounds\":3},"
 			     "\"peers\":[{\"name\":\"hostB\",\"address\":\"10.0.0.2\"},"
 			     "{\"name\":\"hostC\",\"address\":\"fd00::3\"}],"
-			     "\"tunnel\":{\"local\":\"10.0.0.1\",\"port\":4790},"
+			     "\"tunnel\":{\"local\":\"10.0.0.1\",\"port\":4790,\"vni\":4096},"
+			     "\"host\":\"hostA\",\"retire\":{\"linger_ms\":5,\"grace_ms\":600},"
 			     "\"hook\":{\"path\":\"/usr/libexec/x\",\"timeout_ms\":100}}",
 			     &c, err, sizeof(err)), 0);
 	assert_string_equal(c.instance, "hostA");
@@ -277,6 +398,10 @@ static void test_config_good(void **state)
 	assert_int_equal(c.n_peers, 2);
 	assert_string_equal(c.peers[1].address, "fd00::3");
 	assert_int_equal(c.tunnel.port, 4790);
+	assert_int_equal(c.tunnel.vni, 4096);
+	assert_string_equal(c.host, "hostA");
+	assert_int_equal(c.retire.linger_ms, 5);
+	assert_int_equal(c.retire.grace_ms, 600);
 	assert_string_equal(c.hook.path, "/usr/libexec/x");
 
 	/* Defaults: the announce backoff of the migration issue, a 2 ms watch. */
@@ -285,6 +410,9 @@ static void test_config_good(void **state)
 	assert_int_equal(c.announce.step_ms, 100);
 	assert_int_equal(c.announce.rounds, 5);
 	assert_int_equal(c.handover_poll_ms, 2);
+	assert_int_equal(c.retire.linger_ms, 200);
+	assert_int_equal(c.retire.grace_ms, 30000);
+	assert_int_equal(c.tunnel.vni, 0);
 	assert_string_equal(c.pin_root, "/sys/fs/bpf/semi-net");
 }
 
@@ -307,6 +435,14 @@ static const struct {
 	{ "{\"peers\":[{\"name\":\"b\",\"address\":\"10.0.0.1\"},{\"name\":\"b\","
 	  "\"address\":\"10.0.0.2\"}]}", "appears twice" },
 	{ "{\"tunnel\":{\"port\":70000}}", "key 'tunnel.port'" },
+	{ "{\"tunnel\":{\"vni\":16777215}}", "key 'tunnel.vni': must be an integer 0..16773121" },
+	{ "{\"retire\":{\"grace_ms\":0}}", "key 'retire.grace_ms'" },
+	{ "{\"retire\":{\"soon\":1}}", "unknown key 'retire.soon'" },
+	{ "{\"host\":\"a-host-name-far-too-long\"}", "key 'host': must be a host name of 1 to 15" },
+	{ "{\"peers\":[{\"name\":\"a-host-name-far-too-long\",\"address\":\"10.0.0.1\"}]}",
+	  "key 'peers[0].name'" },
+	{ "{\"host\":\"hostA\",\"peers\":[{\"name\":\"hostA\",\"address\":\"10.0.0.1\"}]}",
+	  "\"hostA\" is this host" },
 	{ "{\"hook\":{\"path\":\"x\"}}", "key 'hook.path': must be an absolute path" },
 	{ "{\"socket_group\":\"no-such-group-semi\"}", "no group \"no-such-group-semi\"" },
 	{ "{\n  \"uplink\": \"eth0\",\n  oops\n}", "line 3, column 3" },
@@ -370,7 +506,9 @@ int main(void)
 		cmocka_unit_test(test_empty_table),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_corrupt),
+		cmocka_unit_test(test_corrupt_v2),
 		cmocka_unit_test(test_other_version),
+		cmocka_unit_test(test_version_1),
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_save_fails),
 		cmocka_unit_test(test_config_good),

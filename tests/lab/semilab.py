@@ -177,8 +177,11 @@ def stop_process(pid, starttime, popen=None, timeout=5.0, reaped=False):
 
 # ---- the topology, as data --------------------------------------------------
 
-def topology(name, vms=1, home="hostA", vf=True, relay=True):
-    """Everything the steps build, as plain data (also `lab status -j`)."""
+def topology(name, vms=1, home="hostA", vf=True, relay=True, daemons=False,
+             daemon_config=None):
+    """Everything the steps build, as plain data (also `lab status -j`).
+    daemons: one semi-netd per host (step "daemons"), with daemon_config
+    merged into each host's configuration."""
     if not NAME_RE.match(name):
         raise LabError(f"bad lab name '{name}': letters, digits, '_' and '-', "
                        "at most 24 characters")
@@ -197,6 +200,8 @@ def topology(name, vms=1, home="hostA", vf=True, relay=True):
                    "ipv6": "2001:db8::100/64"},
         "hosts": {},
         "guests": {},
+        "daemons": bool(daemons),
+        "daemon_config": dict(daemon_config or {}),
     }
     topo["fabric"]["ports"]["client"] = "p-client"
     for i, h in enumerate(HOSTS, 1):
@@ -217,6 +222,7 @@ def topology(name, vms=1, home="hostA", vf=True, relay=True):
                 "state": os.path.join(rundir, h, "semi-netd.state.json"),
                 "config": os.path.join(rundir, h, "semi-netd.json"),
                 "pin_root": os.path.join(DAEMON_PIN_ROOT, f"{name}-{h}"),
+                "log": os.path.join(rundir, h, "semi-netd.log"),
             },
         }
     for n in range(1, vms + 1):
@@ -402,6 +408,64 @@ def step_relays_down(lab):
         lab.relay_stop(vm)
 
 
+def daemon_config(lab, h):
+    """The semi-netd configuration of host h: its uplink, bridge, pin root,
+    the other host as its peer, its underlay address as the tunnel's, then
+    the lab's daemon_config on top (a dict value merges one level deep)."""
+    t = lab.topo
+    host = t["hosts"][h]
+    cfg = {
+        "host": h,
+        "uplink": host["uplink"],
+        "bridge": host["bridge"],
+        "pin_root": host["daemon"]["pin_root"],
+        "peers": [{"name": o, "address": strip_len(t["hosts"][o]["ipv4"])}
+                  for o in t["hosts"] if o != h],
+        "tunnel": {"local": strip_len(host["ipv4"])},
+    }
+    for k, v in t.get("daemon_config", {}).items():
+        if isinstance(v, dict) and isinstance(cfg.get(k), dict):
+            cfg[k] = {**cfg[k], **v}
+        else:
+            cfg[k] = v
+    return cfg
+
+
+def step_daemons_up(lab):
+    """One semi-netd per host (lab daemons=True; other labs do not have the
+    step), then a port for every VM on the host it starts on, with its VF
+    if it has one plugged."""
+    for h, host in lab.topo["hosts"].items():
+        dm = host["daemon"]
+        os.makedirs(os.path.dirname(dm["socket"]), exist_ok=True)
+        with open(dm["config"], "w") as f:
+            json.dump(daemon_config(lab, h), f, indent=1)
+        with open(dm["log"], "a") as log:
+            lab.popen(h, [lab.binary("semi-netd"), "-f", "-c", dm["config"], "-i",
+                          dm["instance"], "-s", dm["socket"], "--state", dm["state"]],
+                      key=f"semi-netd-{h}", log=log)
+    for h in lab.topo["hosts"]:
+        lab.wait_for(f"semi-netd on {h}",
+                     lambda h=h: lab.netctl(h, "status", check=None).returncode == 0
+                     or lab.daemon_died(h), timeout=20)
+        if lab.daemon_died(h):
+            raise LabError(f"semi-netd on {h} did not start: {lab._tail(lab.host(h)['daemon']['log'])}")
+    for vm, g in lab.topo["guests"].items():
+        st = lab.vm_state(vm)
+        home = st.get("host") or g["home"]
+        args = ["port", "add", vm, "--mac", g["mac"], "--tap", g["tap"]]
+        if st.get("vf_host") == home:
+            args += ["--vf", g["host_vf"]]
+        lab.netctl(home, *args)
+
+
+def step_daemons_down(lab):
+    for h in lab.topo["hosts"]:
+        lab.stop_proc(f"semi-netd-{h}")
+    with contextlib.suppress(OSError):
+        os.rmdir(DAEMON_PIN_ROOT)       # only if no other instance uses it
+
+
 def step_pins_down(lab):
     """The lab's pin folder, and the per-host daemon pin roots if a later
     step made them (both carry the lab's name)."""
@@ -421,6 +485,7 @@ STEPS = [
     Step("guests", step_guests_up, step_guests_down),
     Step("vfs", step_vfs_up),
     Step("relays", step_relays_up, step_relays_down),
+    Step("daemons", step_daemons_up, step_daemons_down),
 ]
 
 
@@ -477,13 +542,16 @@ class Lab:
     up one that is already up (from /run/semi-lab/NAME/lab.json)."""
 
     def __init__(self, name, vms=1, home="hostA", vf=True, relay=True,
-                 build=None, steps=None):
-        self.topo = topology(name, vms, home, vf, relay)
+                 build=None, steps=None, daemons=False, daemon_config=None):
+        self.topo = topology(name, vms, home, vf, relay, daemons, daemon_config)
         self.name = name
         self.rundir = self.topo["rundir"]
         self.statefile = os.path.join(self.rundir, "lab.json")
         self.build = build or build_dir()
-        self.steps = list(steps if steps is not None else STEPS)
+        # The daemons step only where asked for: "daemons" in steps_done
+        # means this lab runs them.
+        self.steps = [st for st in (steps if steps is not None else STEPS)
+                      if daemons or st.name != "daemons"]
         self.state = {"topology": self.topo, "steps_done": [], "complete": False,
                       "vms": {vm: {} for vm in self.topo["guests"]}, "procs": {}}
         self._popens = {}
@@ -504,7 +572,8 @@ class Lab:
         g0 = next(iter(topo["guests"].values()), {})
         lab = cls(name, vms=len(topo["guests"]), home=g0.get("home", "hostA"),
                   vf=g0.get("plug_vf", True), relay=g0.get("start_relay", True),
-                  build=build)
+                  build=build, daemons=topo.get("daemons", False),
+                  daemon_config=topo.get("daemon_config"))
         lab.topo = topo
         lab.state = state
         return lab
@@ -890,6 +959,24 @@ class Lab:
         if vf:
             self.plug(vm, host)
 
+    # -- semi-netd (lab daemons=True) ------------------------------------------
+
+    def netctl(self, host, *args, check=0, json_out=False, timeout=30):
+        """semi-netctl ARGS against host's semi-netd (-j with json_out: the
+        parsed reply); check: the exit status wanted (None: any)."""
+        dm = self.host(host)["daemon"]
+        cmd = [self.binary("semi-netctl"), "-s", dm["socket"]] + \
+            (["-j"] if json_out else []) + [str(a) for a in args]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if check is not None and p.returncode != check:
+            raise LabError(f"semi-netctl {' '.join(map(str, args))} on {host}: exit "
+                           f"{p.returncode}: {(p.stderr or p.stdout).strip()}")
+        return json.loads(p.stdout) if json_out and p.returncode == 0 else p
+
+    def daemon_died(self, host):
+        p = self.state["procs"].get(f"semi-netd-{host}")
+        return p is not None and not proc_alive(p["pid"], p["start"])
+
     # -- addresses -------------------------------------------------------------
 
     def endpoint(self, node):
@@ -978,6 +1065,10 @@ class Lab:
             log = os.path.join(self.rundir, f"relay-{vm}.log")
             if os.path.exists(log):
                 lines.append(f"--- relay-{vm}.log\n{self._tail(log, 20)}")
+        for h, host in self.topo["hosts"].items():
+            log = host["daemon"].get("log")
+            if log and os.path.exists(log):
+                lines.append(f"--- semi-netd {h}\n{self._tail(log, 40)}")
         return "\n".join(lines)
 
     @staticmethod
