@@ -31,6 +31,7 @@
 /* Pinned object names (bpffs: <pin-root>/<instance>/<name>). */
 #define SEMI_MAP_PORTS		"semi_ports"
 #define SEMI_MAP_PORT_IDX	"semi_port_idx"
+#define SEMI_MAP_PORT_CACHE	"semi_port_cache"
 #define SEMI_MAP_PATHS		"semi_paths"
 #define SEMI_MAP_CTL		"semi_ctl"
 #define SEMI_MAP_DEVS		"semi_devs"
@@ -101,11 +102,32 @@ enum semi_drop {
 	SEMI_DROP_MAX = 16,
 };
 
-/* Key of semi_port_idx: how the uplink finds a port. */
+/*
+ * Key of semi_port_idx: how the uplink finds a port.  Its 8 bytes are also
+ * the first 8 of struct semi_port, so that one 64-bit compare checks a hit
+ * of the port cache.
+ */
 struct semi_port_key {
 	__u8 mac[6];
 	__u16 vlan;		/* VID, 0 = untagged */
-};
+} __attribute__((aligned(8)));
+
+/*
+ * semi_port_cache: a direct-mapped array in front of the semi_port_idx
+ * hash, slot semi_port_hash(key) holding port id + 1 (0: empty).  A hit is
+ * verified against semi_ports[id]; a miss or a collision falls back to the
+ * hash.  The same function on both sides of the ABI.
+ */
+#define SEMI_PORT_CACHE_BITS	13
+#define SEMI_PORT_CACHE		(1u << SEMI_PORT_CACHE_BITS)
+
+static inline __u32 semi_port_hash(__u64 key)
+{
+	return (__u32)((key * 0x9E3779B97F4A7C15ULL) >> (64 - SEMI_PORT_CACHE_BITS));
+}
+
+/* Slot of a port's device in semi_xdp_tx (a devmap indexed like this). */
+#define SEMI_XDP_SLOT(id, role)	((id) * 2 + (role))
 
 /* semi_port.flags */
 enum semi_port_flags {

@@ -79,9 +79,13 @@ int BPF_PROG(semi_mon_redir, const struct net_device *dev, const struct bpf_prog
 {
 	struct semi_ctl *ctl = ours(dev);
 
-	/* semi_xdp_tx is keyed by the target's ifindex. */
-	if (ctl && map_id == ctl->xdp_tx_map_id)
-		charge(index, 1);
+	/* semi_xdp_tx's slot says the port: SEMI_XDP_SLOT(id, role). */
+	if (ctl && map_id == ctl->xdp_tx_map_id) {
+		struct semi_port_stats *ps = stats_port(index / 2);
+
+		if (ps)
+			ps->drop[SEMI_DROP_REDIRECT]++;
+	}
 	return 0;
 }
 

@@ -43,6 +43,7 @@ const char *const semi_map_names[M_COUNT] = {
 	[M_ATTACH] = SEMI_MAP_ATTACH,
 	[M_PEERS] = SEMI_MAP_PEERS,
 	[M_PEER_IDX] = SEMI_MAP_PEER_IDX,
+	[M_PORT_CACHE] = SEMI_MAP_PORT_CACHE,
 };
 
 const char *const semi_prog_names[SEMI_PROG_COUNT] = {
@@ -444,7 +445,9 @@ static int open_pins(struct semi_dp *dp)
 	dp->paths = map_mmap(dp, dp->map_fd[M_PATHS], SEMI_MAP_PATHS, &dp->paths_len,
 			     &dp->paths_stride);
 	dp->ctl = map_mmap(dp, dp->map_fd[M_CTL], SEMI_MAP_CTL, &dp->ctl_len, &stride);
-	if (!dp->ports || !dp->paths || !dp->ctl)
+	dp->cache = map_mmap(dp, dp->map_fd[M_PORT_CACHE], SEMI_MAP_PORT_CACHE, &dp->cache_len,
+			     &dp->cache_stride);
+	if (!dp->ports || !dp->paths || !dp->ctl || !dp->cache)
 		return -ENOMEM;
 	return 0;
 }
@@ -459,6 +462,8 @@ static void dp_free(struct semi_dp *dp)
 		munmap((void *)dp->paths, dp->paths_len);
 	if (dp->ctl)
 		munmap((void *)dp->ctl, dp->ctl_len);
+	if (dp->cache)
+		munmap((void *)dp->cache, dp->cache_len);
 	for (int i = 0; i < M_COUNT; i++)
 		if (dp->map_fd[i] >= 0)
 			close(dp->map_fd[i]);

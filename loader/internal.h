@@ -22,6 +22,7 @@ enum semi_map_id {
 	M_ATTACH,
 	M_PEERS,
 	M_PEER_IDX,
+	M_PORT_CACHE,
 	M_COUNT,
 };
 
@@ -49,6 +50,9 @@ struct semi_dp {
 	size_t paths_stride;
 	volatile struct semi_ctl *ctl;
 	size_t ctl_len;
+	volatile char *cache;		/* semi_port_cache, stride cache_stride */
+	size_t cache_len;
+	size_t cache_stride;
 	/*
 	 * Name -> port id, open addressing: a cache of semi_ports, checked on
 	 * every hit (another process may have changed the table) and rebuilt
@@ -75,6 +79,11 @@ static inline volatile uint32_t *dp_pathw(struct semi_dp *dp, uint32_t bank, uin
 	size_t i = (size_t)bank * SEMI_MAX_PORTS + id;
 
 	return (volatile uint32_t *)((volatile char *)dp->paths + i * dp->paths_stride);
+}
+
+static inline volatile uint32_t *dp_cache_slot(struct semi_dp *dp, uint32_t slot)
+{
+	return (volatile uint32_t *)(dp->cache + (size_t)slot * dp->cache_stride);
 }
 
 /* Name of an ifindex for messages ("ifindex 7" when it has none). */

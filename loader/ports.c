@@ -161,30 +161,84 @@ static int dev_install(struct semi_dp *dp, uint32_t id, uint32_t role, uint32_t 
 {
 	struct semi_dev dev = { .port = id, .role = role };
 	struct bpf_devmap_val val = { .ifindex = ifindex };
+	uint32_t slot = SEMI_XDP_SLOT(id, role);
 	char name[IF_NAMESIZE + 16];
 	int xdp;
 
 	*flags &= ~xdp_flag;
-	if (!ifindex)
+	if (!ifindex) {
+		bpf_map_delete_elem(dp->map_fd[M_XDP_TX], &slot);
 		return 0;
+	}
 	if (bpf_map_update_elem(dp->map_fd[M_DEVS], &ifindex, &dev, BPF_ANY))
 		return dp_fail(dp, -errno, "cannot register %s for port %s: %s",
 			       dp_ifname(ifindex, name), dp_port(dp, id)->name, strerror(errno));
 	xdp = semi_dev_xdp_target(ifindex);
-	if (xdp == 1 && bpf_map_update_elem(dp->map_fd[M_XDP_TX], &ifindex, &val, BPF_ANY) == 0)
+	if (xdp == 1 && bpf_map_update_elem(dp->map_fd[M_XDP_TX], &slot, &val, BPF_ANY) == 0) {
 		*flags |= xdp_flag;
-	else
+	} else {
+		bpf_map_delete_elem(dp->map_fd[M_XDP_TX], &slot);
 		pr_debug("%s does not take XDP frames: port %s's frames to it go through TC",
 			 dp_ifname(ifindex, name), dp_port(dp, id)->name);
+	}
 	return 0;
 }
 
-static void dev_remove(struct semi_dp *dp, uint32_t ifindex)
+/* Forget a device port id used in role: semi_devs (if still its) and its slot. */
+static void dev_remove(struct semi_dp *dp, uint32_t ifindex, uint32_t id, uint32_t role)
 {
-	if (!ifindex)
+	uint32_t slot = SEMI_XDP_SLOT(id, role);
+	struct semi_dev dev;
+
+	bpf_map_delete_elem(dp->map_fd[M_XDP_TX], &slot);
+	if (ifindex && dev_owner(dp, ifindex, &dev) == 0 && dev.port == id && dev.role == role)
+		bpf_map_delete_elem(dp->map_fd[M_DEVS], &ifindex);
+}
+
+static uint64_t key_word(const struct semi_port_key *k)
+{
+	uint64_t w;
+
+	memcpy(&w, k, sizeof(w));
+	return w;
+}
+
+/* The port cache slot of key, unless another live port holds it (then
+ * this port is found through the hash). */
+static void cache_install(struct semi_dp *dp, uint32_t id, const struct semi_port_key *k)
+{
+	uint32_t h = semi_port_hash(key_word(k));
+	volatile uint32_t *slot = dp_cache_slot(dp, h);
+	uint32_t cur = *slot;
+
+	if (cur && cur != id + 1 && cur <= SEMI_MAX_PORTS) {
+		struct semi_port *o = dp_port(dp, cur - 1);
+
+		if ((o->flags & SEMI_PORT_F_USED) &&
+		    semi_port_hash(key_word((const struct semi_port_key *)o)) == h)
+			return;
+	}
+	__atomic_store_n(slot, id + 1, __ATOMIC_RELEASE);
+}
+
+/* Free key's slot if it is port id's, and give it to a port that collided. */
+static void cache_remove(struct semi_dp *dp, uint32_t id, const struct semi_port_key *k)
+{
+	uint32_t h = semi_port_hash(key_word(k));
+	volatile uint32_t *slot = dp_cache_slot(dp, h);
+
+	if (*slot != id + 1)
 		return;
-	bpf_map_delete_elem(dp->map_fd[M_DEVS], &ifindex);
-	bpf_map_delete_elem(dp->map_fd[M_XDP_TX], &ifindex);
+	__atomic_store_n(slot, 0, __ATOMIC_RELEASE);
+	for (uint32_t i = 0; i < dp->ctl->port_hwm && i < SEMI_MAX_PORTS; i++) {
+		struct semi_port *p = dp_port(dp, i);
+
+		if (i != id && (p->flags & SEMI_PORT_F_USED) &&
+		    semi_port_hash(key_word((const struct semi_port_key *)p)) == h) {
+			__atomic_store_n(slot, i + 1, __ATOMIC_RELEASE);
+			return;
+		}
+	}
 }
 
 static void key_of(const struct semi_port *p, struct semi_port_key *k)
@@ -287,11 +341,11 @@ int semi_port_put(struct semi_dp *dp, const struct semi_port_conf *c, uint32_t *
 			goto out;
 	}
 
-	/* Devices this port no longer uses. */
-	if (old.vf_ifindex && old.vf_ifindex != p.vf_ifindex && old.vf_ifindex != p.tap_ifindex)
-		dev_remove(dp, old.vf_ifindex);
-	if (old.tap_ifindex && old.tap_ifindex != p.tap_ifindex && old.tap_ifindex != p.vf_ifindex)
-		dev_remove(dp, old.tap_ifindex);
+	/* Devices this port no longer uses (in that role). */
+	if (old.vf_ifindex && old.vf_ifindex != p.vf_ifindex)
+		dev_remove(dp, old.vf_ifindex, (uint32_t)id, SEMI_ROLE_VF);
+	if (old.tap_ifindex && old.tap_ifindex != p.tap_ifindex)
+		dev_remove(dp, old.tap_ifindex, (uint32_t)id, SEMI_ROLE_TAP);
 	err = dev_install(dp, (uint32_t)id, SEMI_ROLE_VF, p.vf_ifindex, &p.flags,
 			  SEMI_PORT_F_VF_XDP);
 	if (!err)
@@ -311,17 +365,20 @@ int semi_port_put(struct semi_dp *dp, const struct semi_port_conf *c, uint32_t *
 			      semi_mac_fmt(c->mac, mac), strerror(errno));
 		goto undo;
 	}
-	if (!create && memcmp(&oldkey, &key, sizeof(key)))
+	if (!create && memcmp(&oldkey, &key, sizeof(key))) {
 		bpf_map_delete_elem(dp->map_fd[M_PORT_IDX], &oldkey);
+		cache_remove(dp, (uint32_t)id, &oldkey);
+	}
 	recompute_hwm(dp);
+	cache_install(dp, (uint32_t)id, &key);
 	if (idp)
 		*idp = (uint32_t)id;
 	goto out;
 
 undo:
 	if (create) {
-		dev_remove(dp, p.vf_ifindex);
-		dev_remove(dp, p.tap_ifindex);
+		dev_remove(dp, p.vf_ifindex, (uint32_t)id, SEMI_ROLE_VF);
+		dev_remove(dp, p.tap_ifindex, (uint32_t)id, SEMI_ROLE_TAP);
 		memset(&p, 0, sizeof(p));
 		port_write(dp, (uint32_t)id, &p);
 		path_write_both(dp, (uint32_t)id, 0);
@@ -382,10 +439,11 @@ int semi_port_del(struct semi_dp *dp, const char *name)
 	p = *dp_port(dp, (uint32_t)id);
 	/* Invisible to the uplink first, then silent, then gone. */
 	key_of(&p, &key);
+	cache_remove(dp, (uint32_t)id, &key);
 	bpf_map_delete_elem(dp->map_fd[M_PORT_IDX], &key);
 	path_write_both(dp, (uint32_t)id, 0);
-	dev_remove(dp, p.vf_ifindex);
-	dev_remove(dp, p.tap_ifindex);
+	dev_remove(dp, p.vf_ifindex, (uint32_t)id, SEMI_ROLE_VF);
+	dev_remove(dp, p.tap_ifindex, (uint32_t)id, SEMI_ROLE_TAP);
 	err = port_write(dp, (uint32_t)id, &zero);
 	if (!err)
 		recompute_hwm(dp);

@@ -79,7 +79,7 @@ static __always_inline int ctx_clone(semi_ctx *ctx, __u32 ifindex)
 	return bpf_clone_redirect(ctx, ifindex, 0) ? -1 : 0;
 }
 
-static __always_inline int ctx_redirect(semi_ctx *ctx, __u32 ifindex)
+static __always_inline int ctx_redirect(semi_ctx *ctx, __u32 ifindex, __u32 slot)
 {
 	return bpf_redirect(ifindex, 0);
 }

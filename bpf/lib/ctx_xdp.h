@@ -31,16 +31,39 @@ static __always_inline void *ctx_data_end(semi_ctx *ctx)
 	return (void *)(long)ctx->data_end;
 }
 
-/* Whole frame, fragments included (xdp.frags: jumbo frames). */
+/*
+ * Whole frame, fragments included (xdp.frags: jumbo frames).  A frame with
+ * fragments fills its first buffer (a page less head- and tailroom on veth,
+ * 2-4 KiB on NICs), so a short linear part is the whole frame: the helper
+ * call is only made for long ones.
+ */
+#define SEMI_XDP_SURE_LINEAR	1024
+
+/* Length of the linear part, computed on 64-bit pointers (the verifier
+ * refuses arithmetic on a 32-bit view of pkt_end). */
+static __always_inline __u64 ctx_linear(semi_ctx *ctx)
+{
+	__u64 end = (__u64)ctx_data_end(ctx), data = (__u64)ctx_data(ctx);
+
+	asm volatile("" : "+r"(end));
+	return end - data;
+}
+
 static __always_inline __u32 ctx_len(semi_ctx *ctx)
 {
+	__u64 linear = ctx_linear(ctx);
+
+	if (linear < SEMI_XDP_SURE_LINEAR)
+		return (__u32)linear;
 	return (__u32)bpf_xdp_get_buff_len(ctx);
 }
 
 /* A multi-buffer frame only goes where NDO_XMIT_SG is: leave it to TC. */
 static __always_inline int ctx_multibuf(semi_ctx *ctx)
 {
-	return ctx_len(ctx) != (__u32)(ctx_data_end(ctx) - ctx_data(ctx));
+	__u64 linear = ctx_linear(ctx);
+
+	return linear >= SEMI_XDP_SURE_LINEAR && bpf_xdp_get_buff_len(ctx) != linear;
 }
 
 static __always_inline __u32 ctx_ifindex(semi_ctx *ctx)
@@ -100,12 +123,13 @@ static __always_inline int ctx_clone(semi_ctx *ctx, __u32 ifindex)
 }
 
 /*
- * Targets are in semi_xdp_tx.  A target missing from it (a port deleted
- * under traffic) falls back to the host stack rather than to a silent drop.
+ * Targets are in semi_xdp_tx at the port's slot.  A target missing from it
+ * (a port deleted under traffic) falls back to the host stack rather than
+ * to a silent drop.
  */
-static __always_inline int ctx_redirect(semi_ctx *ctx, __u32 ifindex)
+static __always_inline int ctx_redirect(semi_ctx *ctx, __u32 ifindex, __u32 slot)
 {
-	return bpf_redirect_map(&semi_xdp_tx, ifindex, XDP_PASS);
+	return bpf_redirect_map(&semi_xdp_tx, slot, XDP_PASS);
 }
 
 /* Room for len bytes in front of the frame (encapsulation). */

@@ -46,7 +46,7 @@ static __always_inline int deliver_port(semi_ctx *ctx, const struct semi_ctl *ct
 		count_rx(id, SEMI_ROLE_TAP, f->len);
 		trace_target(p->tap_ifindex);
 		trace_verdict(SEMI_V_REDIRECT, 0, id);
-		return ctx_redirect(ctx, p->tap_ifindex);
+		return ctx_redirect(ctx, p->tap_ifindex, SEMI_XDP_SLOT(id, SEMI_ROLE_TAP));
 	case SEMI_PATH_TUNNEL:
 		return tunnel_encap(ctx, ctl, f, id, p);
 	default:
@@ -62,7 +62,7 @@ static __always_inline int deliver_port(semi_ctx *ctx, const struct semi_ctl *ct
 	count_rx(id, role, f->len);
 	trace_target(target);
 	trace_verdict(SEMI_V_REDIRECT, 0, id);
-	return ctx_redirect(ctx, target);
+	return ctx_redirect(ctx, target, SEMI_XDP_SLOT(id, role));
 }
 
 #if SEMI_CTX_TC

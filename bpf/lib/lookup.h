@@ -21,12 +21,42 @@ static __always_inline struct semi_port *port_get(__u32 id)
 	return p;
 }
 
+/*
+ * The port for (MAC, VID) and its id, or NULL: the cache first, then the
+ * hash.  A hit in the cache is checked against the port it names.
+ */
+static __always_inline struct semi_port *port_lookup(const struct semi_port_key *key,
+						     __u32 *idp)
+{
+	__u64 k = *(const __u64 *)key;
+	__u32 h = semi_port_hash(k);
+	__u32 *slot = bpf_map_lookup_elem(&semi_port_cache, &h);
+	struct semi_port *p;
+	__u32 *id;
+
+	if (slot) {
+		__u32 c = READ_ONCE(*slot);
+
+		if (c) {
+			*idp = c - 1;
+			p = bpf_map_lookup_elem(&semi_ports, idp);
+			if (p && *(const __u64 *)p == k && (p->flags & SEMI_PORT_F_USED))
+				return p;
+		}
+	}
+	id = bpf_map_lookup_elem(&semi_port_idx, key);
+	if (!id)
+		return NULL;
+	*idp = *id;
+	return port_get(*id);
+}
+
 /* Port id for (MAC, VID), or -1. */
 static __always_inline __s64 port_find(const struct semi_port_key *key)
 {
-	__u32 *id = bpf_map_lookup_elem(&semi_port_idx, key);
+	__u32 id;
 
-	return id ? (__s64)*id : -1;
+	return port_lookup(key, &id) ? (__s64)id : -1;
 }
 
 /*

@@ -29,6 +29,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } semi_port_idx SEC(".maps");
 
+/* Port cache in front of semi_port_idx (see semi_common.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SEMI_PORT_CACHE);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} semi_port_cache SEC(".maps");
+
 /* Two banks of path words: [bank * SEMI_MAX_PORTS + id]. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -57,10 +67,10 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } semi_devs SEC(".maps");
 
-/* XDP redirect targets, keyed by ifindex. */
+/* XDP redirect targets: slot SEMI_XDP_SLOT(port id, role). */
 struct {
-	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
-	__uint(max_entries, SEMI_MAX_DEVS);
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(max_entries, 2 * SEMI_MAX_PORTS);
 	__type(key, __u32);
 	__type(value, struct bpf_devmap_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

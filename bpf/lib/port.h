@@ -28,7 +28,7 @@ static __always_inline int to_uplink(semi_ctx *ctx, const struct semi_ctl *ctl,
 	}
 	trace_target(uplink);
 	trace_verdict(SEMI_V_REDIRECT, 0, id);
-	return ctx_redirect(ctx, uplink);
+	return ctx_redirect(ctx, uplink, 0);
 }
 
 static __always_inline int semi_port_tx(semi_ctx *ctx)
@@ -39,6 +39,7 @@ static __always_inline int semi_port_tx(semi_ctx *ctx)
 	struct semi_dev *dev;
 	struct semi_ctl *ctl;
 	struct semi_frame f;
+	struct ethhdr *eth;
 	union semi_pathw w;
 	__u32 ifindex = ctx_ifindex(ctx), id, role, present;
 	__u16 vid;
@@ -63,7 +64,9 @@ static __always_inline int semi_port_tx(semi_ctx *ctx)
 		return verdict_drop(id, r - 1);
 	if (f.tag != SEMI_TAG_NONE || f.inner_tag)
 		return verdict_drop(id, SEMI_DROP_SPOOF_VLAN);
-	if (!mac_equal(f.src, p->mac))
+	/* parse() saw 14 bytes: the source MAC is there. */
+	eth = ctx_data(ctx);
+	if ((void *)(eth + 1) > ctx_data_end(ctx) || !mac_equal(eth->h_source, p->mac))
 		return verdict_drop(id, SEMI_DROP_SPOOF_MAC);
 	w = path_get(ctl, id);
 	if (!(w.tx & (1u << role)))

@@ -191,7 +191,6 @@ static __always_inline int tunnel_decap(semi_ctx *ctx, const struct semi_ctl *ct
 
 	__builtin_memcpy(&inner, &h->inner, sizeof(inner));
 	__builtin_memcpy(f.dst.mac, inner.h_dest, ETH_ALEN);
-	__builtin_memcpy(f.src, inner.h_source, ETH_ALEN);
 	f.dst.vlan = (__u16)(vni - peer->vni);
 	f.proto = inner.h_proto;
 	f.len = outer->len - SEMI_ENCAP_LEN;

@@ -19,8 +19,9 @@ static __always_inline int flood_from_uplink(semi_ctx *ctx, const struct semi_ct
 					     struct semi_frame *f)
 {
 #if SEMI_CTX_TC
-	struct semi_port_key src = { .vlan = f->dst.vlan };
+	struct semi_port_key src;
 	struct semi_stats *gs = stats_global();
+	struct ethhdr *eth = ctx_data(ctx);
 	__s64 self;
 
 	/*
@@ -28,7 +29,10 @@ static __always_inline int flood_from_uplink(semi_ctx *ctx, const struct semi_ct
 	 * is that VM speaking from elsewhere (an announce after a migration)
 	 * or a loop: count it, and never hand the VM its own frame.
 	 */
-	__builtin_memcpy(src.mac, f->src, ETH_ALEN);
+	if ((void *)(eth + 1) > ctx_data_end(ctx))
+		return verdict_drop(-1, SEMI_DROP_RUNT);
+	*(__u64 *)&src = mac_word(eth->h_source);
+	src.vlan = f->dst.vlan;
 	self = port_find(&src);
 	if (self >= 0) {
 		struct semi_port_stats *ps = stats_port((__u32)self);
@@ -59,9 +63,8 @@ static __always_inline int semi_uplink(semi_ctx *ctx)
 	struct semi_ctl *ctl;
 	struct semi_port *p;
 	struct semi_frame f;
-	__u32 meta, present, len;
+	__u32 meta, present, len, id;
 	__u16 vid;
-	__s64 id;
 	int r;
 
 	trace_begin();
@@ -83,18 +86,17 @@ static __always_inline int semi_uplink(semi_ctx *ctx)
 	ctl = ctl_get();
 	if (!ctl)
 		return verdict_host(ctx, f.len);
-	if (tunnel_frame(ctx, ctl, &f))
-		return tunnel_decap(ctx, ctl, &f);
 	if (mac_is_multicast(f.dst.mac))
 		return flood_from_uplink(ctx, ctl, &f);
 
-	id = port_find(&f.dst);
-	if (id < 0)
-		return verdict_host(ctx, f.len);
-	p = port_get((__u32)id);
-	if (!p)
-		return verdict_host(ctx, f.len);
-	return deliver_port(ctx, ctl, &f, (__u32)id, p, path_get(ctl, (__u32)id).rx);
+	p = port_lookup(&f.dst, &id);
+	if (p)
+		return deliver_port(ctx, ctl, &f, id, p, path_get(ctl, id).rx);
+	/* Tunnel frames are addressed to the host, not to a port: checked
+	 * only off the fast path. */
+	if (tunnel_frame(ctx, ctl, &f))
+		return tunnel_decap(ctx, ctl, &f);
+	return verdict_host(ctx, f.len);
 }
 
 #endif
