@@ -95,12 +95,17 @@ struct port_def {
 	const char *vf, *tap;
 };
 
+/* vm6's MAC is chosen at start so that it collides with vm1's in the
+ * port cache: it is found through the hash. */
+static char vm6_mac[18];
+
 static const struct port_def ports[] = {
 	{ "vm1", "52:54:00:00:00:01", 0, "vf1", "tap1" },
 	{ "vm2", "52:54:00:00:00:02", 0, "vf2", "tap2" },
 	{ "vm3", "52:54:00:00:00:03", 100, "vf3", "tap3" },
 	{ "vm4", "52:54:00:00:00:04", 100, "vf4", "tap4" },
 	{ "vm5", "52:54:00:00:00:05", 0, "vf5", NULL },
+	{ "vm6", vm6_mac, 77, NULL, NULL },	/* a VLAN of its own: no floods */
 };
 #define NPORTS (int)(sizeof(ports) / sizeof(ports[0]))
 
@@ -356,6 +361,13 @@ static const struct tcase cases[] = {
 		    PDROP("vm5", SEMI_DROP_NO_TARGET) } },
 	{ "port_large_3500_to_uplink", PORT, "vf2", { UNKNOWN, "vm2", UNTAG, IP4, 3500 }, {},
 	  TC_ACT_REDIRECT, REDIR_V, 0, "vm2", { "up0" }, .ctrs = { ONE(TX_VF, "vm2") } },
+
+	{ "xdp_cache_collision_found_by_hash", XDP, NULL, { "vm6", FABRIC, TAG(77), IP4 },
+	  { { "vm6", SEMI_PATH_NONE, -1 } }, XDP_DROP, DROP_V, SEMI_DROP_PATH_NONE, "vm6", {},
+	  .ctrs = { PDROP("vm6", SEMI_DROP_PATH_NONE) } },
+	{ "xdp_cache_holder_still_found", XDP, NULL, { "vm1", FABRIC, UNTAG, IP4 },
+	  { { "vm6", SEMI_PATH_NONE, -1 } }, XDP_REDIRECT, REDIR_V, 0, "vm1", { "vf1" },
+	  .ctrs = { ONE(RX_VF, "vm1") } },
 
 	/* ---------------- tunnel: forwarding during a migration ---------------- */
 	{ "xdp_tunnel_encap", XDP, NULL, { "vm1", FABRIC, UNTAG, IP4, 100 },
@@ -931,11 +943,33 @@ static int run_case(const struct tcase *t)
 	return ok ? 0 : 1;
 }
 
+/* A MAC of 52:54:00:ff:xx:yy that, in VLAN 77, has vm1's cache slot. */
+static int pick_colliding_mac(void)
+{
+	struct semi_port_key k1 = { .vlan = 0 }, k = { .vlan = 77 };
+	uint64_t w1, w;
+
+	semi_mac_parse(ports[0].mac, k1.mac);
+	memcpy(&w1, &k1, 8);
+	for (unsigned int i = 0; i < 0x10000; i++) {
+		snprintf(vm6_mac, sizeof(vm6_mac), "52:54:00:ff:%02x:%02x", i >> 8, i & 0xff);
+		semi_mac_parse(vm6_mac, k.mac);
+		memcpy(&w, &k, 8);
+		if (semi_port_hash(w) == semi_port_hash(w1))
+			return 0;
+	}
+	return -1;
+}
+
 static int setup(void)
 {
 	struct semi_peer_conf peer = { .name = "hostB", .vni = PEER_VNI };
 	struct in_addr a;
 
+	if (pick_colliding_mac()) {
+		fprintf(stderr, "dp-fixtures: no MAC collides with vm1's cache slot\n");
+		return -1;
+	}
 	if (semi_dp_attach_uplink(dp, "up0", SEMI_XDP_AUTO))
 		return -1;
 	inet_pton(AF_INET, PEER_IP, &a);
@@ -952,10 +986,10 @@ static int setup(void)
 		snprintf(c.name, sizeof(c.name), "%s", ports[i].name);
 		semi_mac_parse(ports[i].mac, c.mac);
 		c.vlan = (uint16_t)ports[i].vlan;
-		c.vf_ifindex = if_nametoindex(ports[i].vf);
+		c.vf_ifindex = ports[i].vf ? if_nametoindex(ports[i].vf) : 0;
 		c.tap_ifindex = ports[i].tap ? if_nametoindex(ports[i].tap) : 0;
 		c.path = semi_pathw_make(SEMI_PATH_VF, SEMI_TX_ALL);
-		if (!c.vf_ifindex || (ports[i].tap && !c.tap_ifindex)) {
+		if ((ports[i].vf && !c.vf_ifindex) || (ports[i].tap && !c.tap_ifindex)) {
 			fprintf(stderr, "dp-fixtures: devices of %s missing\n", ports[i].name);
 			return -1;
 		}
