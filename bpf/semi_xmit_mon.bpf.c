@@ -10,6 +10,11 @@
  * driver's xmit drops part of a bulk.  These programs charge the drops to
  * the port that owns the target, as SEMI_DROP_REDIRECT, so that no frame
  * vanishes uncounted.  Attached by the loader through pinned links.
+ *
+ * A refusal that is not a full ring (the target lost its XDP program or
+ * its NDO_XMIT feature) also clears the port's "takes XDP frames" flag for
+ * that device: the frames after it go by TC, which needs neither.  The
+ * loader's semi_port_refresh() sets the flag again once the target can.
  */
 #include "bpf/lib/common.h"
 #include "bpf/lib/counters.h"
@@ -47,7 +52,16 @@ static __always_inline struct semi_ctl *ours(const struct net_device *rx)
 	return ctl;
 }
 
-static __always_inline void charge(__u32 ifindex, __u64 drops)
+static __always_inline void demote(__u32 id, __u32 role)
+{
+	struct semi_port *p = bpf_map_lookup_elem(&semi_ports, &id);
+	__u32 flag = role == SEMI_ROLE_TAP ? SEMI_PORT_F_TAP_XDP : SEMI_PORT_F_VF_XDP;
+
+	if (p && (p->flags & flag))
+		__sync_fetch_and_and(&p->flags, ~flag);
+}
+
+static __always_inline void charge(__u32 ifindex, __u64 drops, int err)
 {
 	struct semi_dev *dev = bpf_map_lookup_elem(&semi_devs, &ifindex);
 
@@ -56,6 +70,8 @@ static __always_inline void charge(__u32 ifindex, __u64 drops)
 
 		if (ps)
 			ps->drop[SEMI_DROP_REDIRECT] += drops;
+		if (err)
+			demote(dev->port, dev->role);
 	} else {
 		struct semi_stats *gs = stats_global();
 
@@ -68,8 +84,9 @@ SEC("tp_btf/xdp_devmap_xmit")
 int BPF_PROG(semi_mon_xmit, const struct net_device *from_dev, const struct net_device *to_dev,
 	     int sent, int drops, int err)
 {
+	/* err: the driver refused the whole bulk; 0: a full ring took part. */
 	if (drops > 0 && ours(from_dev))
-		charge((__u32)to_dev->ifindex, (__u64)drops);
+		charge((__u32)to_dev->ifindex, (__u64)drops, err);
 	return 0;
 }
 
@@ -85,6 +102,7 @@ int BPF_PROG(semi_mon_redir, const struct net_device *dev, const struct bpf_prog
 
 		if (ps)
 			ps->drop[SEMI_DROP_REDIRECT]++;
+		demote(index / 2, index & 1);
 	}
 	return 0;
 }
