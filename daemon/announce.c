@@ -16,7 +16,8 @@
  * on.
  *
  * The addresses: one AF_PACKET socket sees what guests send into their
- * vf and tap (ingress, before semi_port at TC), through a classic BPF filter
+ * vf and tap (ingress, before semi_port at TC; outgoing frames are ignored
+ * before the kernel would clone them), through a classic BPF filter
  * that keeps ARP and ICMPv6 whole and samples 1 in SNIFF_SAMPLE of the IPv4
  * and IPv6 frames -- a busy guest is learned within milliseconds, an idle
  * one from its ARP and neighbour discovery, and the daemon never sees the
@@ -326,13 +327,18 @@ int sniff_open(struct netd *d)
 		BPF_STMT(BPF_RET | BPF_K, 0),					/* drop */
 	};
 	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
-	int fd, rcvbuf = 256 * 1024;
+	int fd, one = 1, rcvbuf = 256 * 1024;
 
 	fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
-	/* The filter first, then the protocol: nothing unfiltered is queued. */
-	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
+	/*
+	 * The filter first, then the protocol: nothing unfiltered is queued.
+	 * Outgoing frames are ignored before the kernel clones them for us,
+	 * so the socket costs transmitted traffic nothing.
+	 */
+	if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0 ||
 	    bind(fd, (struct sockaddr *)&(struct sockaddr_ll){
 		    .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) },

@@ -154,7 +154,7 @@ static uint64_t remote_src_now(struct netd *d, struct port *p)
 static void emit_mig(struct netd *d, struct port *p, const char *action, const char *k,
 		     const char *v)
 {
-	emit_simple(d, p->r.name, "migration", "action", action, k, v);
+	emit_simple(d, p->r.name, "migration", "action", action, v && v[0] ? k : NULL, v);
 }
 
 static int no_peer(struct netd *d, const char *name, struct netd_err *e)
@@ -171,8 +171,14 @@ static int no_peer(struct netd *d, const char *name, struct netd_err *e)
 static void retire(struct netd *d, struct port *p, const char *why)
 {
 	json_object *ev = json_object_new_object();
+	struct semi_port_stats st;
+	uint64_t fwd = 0;
 
-	pr_info("port %s: retired (%s); the VM runs on %s", p->r.name, why,
+	/* The stragglers it forwarded: its last word on the migration. */
+	if (semi_port_stats_get_id(d->dp, p->id, &st) == 0)
+		fwd = st.rx[SEMI_ROLE_TUNNEL].packets;
+	pr_info("port %s: retired (%s) after forwarding %llu frames; the VM runs on %s",
+		p->r.name, why, (unsigned long long)fwd,
 		p->r.mig.peer[0] ? p->r.mig.peer : "another host");
 	announce_stop(d, p, NULL);
 	port_table_remove(d, p);
@@ -183,6 +189,7 @@ static void retire(struct netd *d, struct port *p, const char *why)
 	json_object_object_add(ev, "action", json_object_new_string("retired"));
 	json_object_object_add(ev, "reason", json_object_new_string(why));
 	json_object_object_add(ev, "peer", json_object_new_string(p->r.mig.peer));
+	json_object_object_add(ev, "forwarded", json_object_new_uint64(fwd));
 	json_object_object_add(ev, "time_ms", json_object_new_int64(wall_ms()));
 	control_event(d, p->r.name, ev, false);
 	port_destroy(d, p);
@@ -464,7 +471,7 @@ int mig_abort(struct netd *d, struct port *p, bool *aborted, bool *removed,
 	bridge_sync(d, p);
 	if (res.kind == FK_TO)
 		emit_state(d, p, old.state, fsm_event_id(FE_MIGRATE_ABORT), 0);
-	emit_mig(d, p, "aborted", "peer", old.mig.peer[0] ? old.mig.peer : NULL);
+	emit_mig(d, p, "aborted", "peer", old.mig.peer);
 	pr_info("port %s: migration%s%s aborted: %s", p->r.name, old.mig.peer[0] ? " to " : "",
 		old.mig.peer, fsm_state_name(p->r.state));
 	/* The VM runs here again; the fabric may have heard of it elsewhere. */

@@ -1042,6 +1042,7 @@ json_object *port_stats_json(const struct semi_port_stats *s, bool all)
 	json_object_object_add(o, "tx", tx);
 	json_object_object_add(o, "tx_local", ctr_json(&s->tx_local));
 	json_object_object_add(o, "remote_src", ctr_json(&s->remote_src));
+	json_object_object_add(o, "tunnel_in", ctr_json(&s->tunnel_in));
 	for (int r = 0; r < SEMI_DROP_MAX; r++)
 		if (semi_drop_name((unsigned int)r) && (all || s->drop[r]))
 			json_object_object_add(drop, semi_drop_name((unsigned int)r),

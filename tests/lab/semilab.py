@@ -435,6 +435,16 @@ def step_daemons_up(lab):
     """One semi-netd per host (lab daemons=True; other labs do not have the
     step), then a port for every VM on the host it starts on, with its VF
     if it has one plugged."""
+    # A NIC sends back out what its XDP program returns XDP_TX (semi-net's
+    # tunnel): a veth does so only when its peer takes XDP frames, so the
+    # fabric's ends get an XDP program that passes everything (lab_steer
+    # with its slot empty).
+    if any(daemon_config(lab, h).get("uplink_xdp", "auto") != "off"
+           for h in lab.topo["hosts"]):
+        obj = os.path.join(lab.build, "lab", "lab_steer.bpf.o")
+        for host in lab.topo["hosts"].values():
+            run(["ip", "link", "set", "dev", host["fabric_port"], "xdpdrv", "obj", obj,
+                 "sec", "xdp"], ns=lab.topo["fabric"]["ns"])
     for h, host in lab.topo["hosts"].items():
         dm = host["daemon"]
         os.makedirs(os.path.dirname(dm["socket"]), exist_ok=True)

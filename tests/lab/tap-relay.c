@@ -13,6 +13,10 @@
  *             attaches to its own tap and the same guest interface.
  *   -a        announce the guest's MAC after attaching, as QEMU does after
  *             a migration (RARP, 5 rounds 50 ms apart plus 100 ms a round).
+ *   -w        the destination of a migration: attach the host tap at once
+ *             (QEMU -incoming holds its tap: frames queue there, up to its
+ *             txqueuelen) and the guest interface as soon as the source's
+ *             relay lets go of it, then relay as usual.
  *
  * The relay exits 0 on SIGTERM/SIGINT, 1 when a device goes away or on an
  * error, 2 on a usage error; it prints its counters on exit and on SIGUSR1.
@@ -76,6 +80,9 @@ struct relay {
 	uint64_t started_ns;
 };
 
+/* -w: a guest interface still held by the source relay is no failure. */
+static bool busy_quiet;
+
 static int tap_open(struct end *e, unsigned char *mac)
 {
 	struct ifreq ifr = { 0 };
@@ -106,6 +113,8 @@ static int tap_open(struct end *e, unsigned char *mac)
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		err = -errno;
+		if (err == -EBUSY && busy_quiet)
+			goto close_fd;
 		pr_warn("cannot attach to tap %s%s%s: %s%s", e->dev,
 			e->netns ? " in " : "", e->netns ? e->netns : "", strerror(errno),
 			errno == EBUSY ? " (another relay attached?)" :
@@ -399,6 +408,8 @@ static void usage(FILE *f)
 		"  -N, --guest-netns NETNS  network namespace of GUEST_TAP\n"
 		"  -a, --announce           announce the guest's MAC after attaching (RARP,\n"
 		"                           like QEMU after a migration)\n"
+		"  -w, --wait-guest         attach TAP now, GUEST_TAP once no other relay holds\n"
+		"                           it (the destination of a migration)\n"
 		"  -p, --pidfile FILE       write the pid once both devices are attached\n"
 		"  -s, --stats FILE         write counters as JSON on SIGUSR1 (instead of\n"
 		"                           printing them) and on exit\n"
@@ -418,6 +429,7 @@ int main(int argc, char **argv)
 		{ "guest", required_argument, NULL, 'g' },
 		{ "guest-netns", required_argument, NULL, 'N' },
 		{ "announce", no_argument, NULL, 'a' },
+		{ "wait-guest", no_argument, NULL, 'w' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "stats", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
@@ -426,10 +438,11 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct relay r = { .host.fd = -1, .guest.fd = -1 };
+	bool wait_guest = false;
 	int c, err;
 
 	lab_prog = "tap-relay";
-	while ((c = getopt_long(argc, argv, "t:n:g:N:ap:s:jvh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:n:g:N:awp:s:jvh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			r.host.dev = optarg;
@@ -445,6 +458,9 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			r.announce = true;
+			break;
+		case 'w':
+			wait_guest = true;
 			break;
 		case 'p':
 			r.pidfile = optarg;
@@ -476,12 +492,26 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 
-	err = tap_open(&r.guest, r.mac);
-	if (err)
-		return EXIT_FAIL;
-	err = tap_open(&r.host, NULL);
-	if (err)
-		goto close_guest;
+	if (wait_guest) {
+		/* Host tap first; the guest's when the source relay is gone. */
+		err = tap_open(&r.host, NULL);
+		if (err)
+			return EXIT_FAIL;
+		pr_info("attached %s, waiting for %s", r.host.dev, r.guest.dev);
+		busy_quiet = true;
+		while ((err = tap_open(&r.guest, r.mac)) == -EBUSY)
+			usleep(100);
+		busy_quiet = false;
+		if (err)
+			goto close_host;
+	} else {
+		err = tap_open(&r.guest, r.mac);
+		if (err)
+			return EXIT_FAIL;
+		err = tap_open(&r.host, NULL);
+		if (err)
+			goto close_guest;
+	}
 	if (r.pidfile) {
 		err = write_pidfile(r.pidfile);
 		if (err)
@@ -501,6 +531,7 @@ int main(int argc, char **argv)
 close_host:
 	close(r.host.fd);
 close_guest:
-	close(r.guest.fd);
+	if (r.guest.fd >= 0)
+		close(r.guest.fd);
 	return err ? EXIT_FAIL : EXIT_OK;
 }

@@ -1,0 +1,370 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Helpers for the live-migration tests: the two-host lab (tests/lab) with
+one semi-netd per host (its "daemons" step), and the moves of a migration
+done the way QEMU and libvirt do them.
+
+    m = Mig(build, name)            # lab up, daemons, vm1's port on hostA
+    m.j("hostB", "migrate", "in", ...)
+    m.relay_incoming("hostB")       # QEMU -incoming on hostB holds its tap
+    m.unplug()                      # the VF goes, as at UNPLUG_PRIMARY
+    m.relay_handoff()               # the VM leaves hostA's relay for hostB's
+    m.plug("hostB")                 # a VF appears on hostB, as a real guest takes it
+
+Everything is named after the lab; Mig.close() takes it down and says what
+is left, and whether a daemon's log has a sanitizer report.
+"""
+import contextlib
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lab"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
+
+import netns  # noqa: E402
+import semilab  # noqa: E402
+
+VM = "vm1"
+HOSTS = ("hostA", "hostB")
+LABELS = ["-L", "1=vf", "-L", "2=virtio"]
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "SUMMARY: UndefinedBehaviorSanitizer")
+RTM_DELLINK, RTM_SETLINK, NLM_F_REQUEST, NLM_F_ACK = 17, 19, 1, 4
+IFLA_XDP, IFLA_XDP_FD, IFLA_XDP_FLAGS, NLA_F_NESTED = 43, 1, 3, 0x8000
+XDP_FLAGS_DRV_MODE = 1 << 2
+
+
+def other(host):
+    return HOSTS[1] if host == HOSTS[0] else HOSTS[0]
+
+
+def _nl_request(ns, msg_type, ifindex, attrs=b""):
+    """One rtnetlink link request from this process, inside ns."""
+    with netns.open_in(ns):
+        s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+    try:
+        body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, ifindex, 0, 0) + attrs
+        s.send(struct.pack("=IHHII", 16 + len(body), msg_type, NLM_F_REQUEST | NLM_F_ACK, 1,
+                           0) + body)
+        err = struct.unpack_from("=i", s.recv(4096), 16)[0]
+        assert err == 0, f"rtnetlink {msg_type} on ifindex {ifindex}: {os.strerror(-err)}"
+    finally:
+        s.close()
+
+
+def _xdp_off_attr():
+    inner = struct.pack("=HHi", 8, IFLA_XDP_FD, -1) + struct.pack("=HHI", 8, IFLA_XDP_FLAGS,
+                                                                   XDP_FLAGS_DRV_MODE)
+    return struct.pack("=HH", 4 + len(inner), IFLA_XDP | NLA_F_NESTED) + inner
+
+
+class Lines:
+    """JSON lines from a socket."""
+
+    def __init__(self, sock):
+        self.sock, self.buf = sock, b""
+
+    def next(self):
+        while b"\n" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError("semi-netd closed the connection")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def reply(self):
+        while True:
+            o = self.next()
+            if "event" not in o:
+                return o
+
+
+class Mig:
+    """A lab with vm1 on hostA (its VF plugged), a semi-netd per host and
+    vm1's port added on hostA; config goes into both daemons' files."""
+
+    def __init__(self, build, name, config=None, vf=True):
+        self.build = build
+        self.lab = semilab.Lab(name, vms=1, build=build, vf=vf, daemons=True,
+                               daemon_config=config)
+        self.lab.up()
+        self.g = self.lab.guest(VM)
+        self.mac = self.g["mac"]
+        self.lab.pin_neigh("client", VM)
+        self.lab.pin_neigh(VM, "client")
+
+    # -- the daemons ---------------------------------------------------------
+
+    def ctl(self, host, *args, check=0):
+        return self.lab.netctl(host, *args, check=check)
+
+    def j(self, host, *args):
+        return self.lab.netctl(host, *args, json_out=True)
+
+    def req(self, host, cmd, **args):
+        """One request on the socket, no semi-netctl process: for steps
+        whose timing matters (the VM is paused)."""
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        try:
+            s.connect(self.lab.host(host)["daemon"]["socket"])
+            s.sendall((json.dumps({"cmd": cmd, "args": args}) + "\n").encode())
+            rep = Lines(s).reply()
+        finally:
+            s.close()
+        assert rep["ok"], (host, cmd, args, rep)
+        return rep["result"]
+
+    def port(self, host):
+        for p in self.j(host, "port", "show")["ports"]:
+            if p["name"] == VM:
+                return p
+        return None
+
+    def state(self, host):
+        p = self.port(host)
+        return p["state"] if p else None
+
+    def wait_state(self, host, want, timeout=10):
+        self.lab.wait_for(f"{VM} {want or 'gone'} on {host}",
+                          lambda: self.state(host) == want, timeout=timeout)
+
+    def stats(self, host):
+        return self.j(host, "stats", VM)["ports"][0]
+
+    def instance_stats(self, host):
+        return self.j(host, "stats")["instance"]
+
+    def daemon_log(self, host):
+        try:
+            with open(self.lab.host(host)["daemon"]["log"]) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def watch(self, host):
+        """A watch on host's daemon (events of vm1, no counters)."""
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(self.lab.host(host)["daemon"]["socket"])
+        s.sendall(b'{"cmd":"watch","args":{"port":"vm1","stats":false}}\n')
+        r = Lines(s)
+        assert r.next()["ok"]
+        return s, r
+
+    def kill9(self, host):
+        """kill -9 host's semi-netd (the datapath goes on)."""
+        p = self.lab.state["procs"].pop(f"semi-netd-{host}")
+        os.kill(p["pid"], signal.SIGKILL)
+        pop = self.lab._popens.pop(f"semi-netd-{host}", None)
+        if pop is not None:
+            pop.wait(10)
+        self.lab.save()
+
+    def start(self, host):
+        """Start host's semi-netd again, as the lab's step did."""
+        dm, lab = self.lab.host(host)["daemon"], self.lab
+        with open(dm["log"], "a") as log:
+            lab.popen(host, [lab.binary("semi-netd"), "-f", "-c", dm["config"], "-i",
+                             dm["instance"], "-s", dm["socket"], "--state", dm["state"]],
+                      key=f"semi-netd-{host}", log=log)
+        lab.wait_for(f"semi-netd on {host}",
+                     lambda: lab.netctl(host, "status", check=None).returncode == 0)
+
+    # -- bridges ---------------------------------------------------------------
+
+    def fdb(self, node):
+        """Where the node's bridge sends vm1's MAC: {device: [flags]}."""
+        ns = self.lab.ns(node)
+        br = "sw0" if node == "fabric" else self.lab.host(node)["bridge"]
+        rows = json.loads(semilab.run(["bridge", "-j", "fdb", "show", "br", br], ns=ns))
+        return {r["ifname"]: r.get("flags", []) + ([r["state"]] if r.get("state") else [])
+                for r in rows if r["mac"] == self.mac}
+
+    def tap_floods(self, host):
+        """The tap's bridge-port flood flags: {flood, mcast_flood, bcast_flood}."""
+        out = json.loads(semilab.run(["bridge", "-d", "-j", "link", "show", "dev",
+                                      self.g["tap"]], ns=self.lab.ns(host)))[0]
+        return {k: out.get(k) for k in ("flood", "mcast_flood", "bcast_flood")}
+
+    # -- the guest's traffic ---------------------------------------------------
+
+    def guest_sends(self, n=100):
+        """vm1 -> client: a VF that waits in handover sees the guest's frames."""
+        rx = self.lab.meter_recv("client", args=["-t", "1"])
+        self.lab.meter_send(VM, self.lab.endpoint("client")["ipv4"], 10000, count=n).result()
+        return rx.result()["rx"]
+
+    def assigned(self, host="hostA"):
+        self.guest_sends()
+        self.wait_state(host, "assigned")
+
+    def queues(self, n=65536):
+        """Taps that can hold a stop-and-copy's frames: the guest's virtio
+        interface and vm1's tap on each host (QEMU's tap queue is its
+        txqueuelen; the lab's default 500 holds 5 ms at 100 kpps)."""
+        for h in HOSTS:
+            semilab.ip_batch(self.lab.ns(h), [f"link set dev {self.g['tap']} txqueuelen {n}"])
+        semilab.ip_batch(self.g["ns"], [f"link set dev {self.g['virtio']} txqueuelen {n}"])
+
+    # -- the VF ----------------------------------------------------------------
+
+    def unplug(self):
+        """QEMU's unplug of the VF (lab.unplug, in one go): the guest's VF
+        loses its XDP program (a real VF has none) and its host end goes
+        with one RTM_DELLINK.  Returns when the request was made."""
+        with netns.open_in(self.g["ns"]):
+            vf_ifindex = socket.if_nametoindex(self.g["vf"])
+        host = self.lab.vm_state(VM)["vf_host"]
+        with netns.open_in(self.lab.ns(host)):
+            host_ifindex = socket.if_nametoindex(self.g["host_vf"])
+        _nl_request(self.g["ns"], RTM_SETLINK, vf_ifindex, _xdp_off_attr())
+        t0 = time.monotonic_ns()
+        _nl_request(self.lab.ns(host), RTM_DELLINK, host_ifindex)
+        self.lab.vm_state(VM)["vf_host"] = None
+        self.lab.save()
+        return t0
+
+    def plug(self, host, before_guest=None):
+        """A VF for vm1 from host, taken by the guest as a real net_failover
+        does: its VF is enslaved -- ingress filtered -- before it is opened,
+        so it never delivers unregistered (the lab's plug brings vf0 up
+        first).  before_guest() runs once the host end exists, before the
+        guest has the VF: where `port set --vf` goes.  Returns the instant
+        the guest registered it."""
+        g, ns, pin = self.g, self.g["ns"], self.g["pin"]
+        semilab.ip_batch(self.lab.ns(host), [
+            f"link add {g['host_vf']} type veth peer name {g['vf']} address {g['mac']} "
+            f"netns {ns}",
+            f"link set dev {g['host_vf']} up",
+        ])
+        self.lab.vm_state(VM)["vf_host"] = host
+        self.lab.save()
+        if before_guest:
+            before_guest()
+        run = lambda cmd: semilab.run(cmd, ns=ns)      # noqa: E731
+        run(["bpftool", "net", "attach", "xdpdrv", "pinned", f"{pin}/lab_vf_xdp", "dev",
+             g["vf"]])
+        run(["tc", "qdisc", "add", "dev", g["vf"], "clsact"])
+        for d in ("ingress", "egress"):
+            run(["tc", "filter", "add", "dev", g["vf"], d, "handle", "1", "prio", "1", "bpf",
+                 "direct-action", "pinned", f"{pin}/lab_vf_{d}"])
+        semilab.ip_batch(ns, [f"link set dev {g['vf']} up"])
+        with netns.open_in(ns):
+            ifindex = socket.if_nametoindex(g["vf"])
+        t = time.monotonic_ns()
+        run(["bpftool", "map", "update", "pinned", f"{pin}/lab_vf", "key", "0", "0", "0", "0",
+             "value"] + [str(b) for b in ifindex.to_bytes(4, "little")])
+        return t
+
+    # -- QEMU's relay ------------------------------------------------------------
+
+    def relay_incoming(self, host):
+        """QEMU -incoming on host: it holds vm1's tap there from now on
+        (frames queue in it), and takes the guest once the source lets go
+        (tap-relay -w)."""
+        lab, g = self.lab, self.g
+        key = f"relay-{VM}-in-{host}"
+        pidfile = os.path.join(lab.rundir, f"{key}.pid")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(pidfile)
+        cmd = [lab.binary("tap-relay"), "-v", "-w", "-n", lab.ns(host), "-t", g["tap"],
+               "-N", g["ns"], "-g", g["virtio"], "-p", pidfile,
+               "-s", lab._relay_statsfile(VM, host)]
+        with open(os.path.join(lab.rundir, f"{key}.log"), "a") as log:
+            lab.spawn(key, cmd, log=log)
+        lab.wait_for(f"the incoming relay to hold {g['tap']} on {host}",
+                     lambda: "LOWER_UP" in lab.link_stats(host, g["tap"])["flags"])
+        self._incoming = (host, key, pidfile)
+
+    def relay_handoff(self):
+        """The VM leaves the source's relay for the waiting one: the source
+        relay exits (its tap's queue goes with it, as with QEMU), the
+        destination's takes the guest."""
+        lab = self.lab
+        host, key, pidfile = self._incoming
+        lab.relay_stop(VM)
+        lab.wait_for("the incoming relay to take the guest", lambda: os.path.exists(pidfile))
+        procs = lab.state["procs"]
+        procs[f"relay-{VM}"] = procs.pop(key)
+        if key in lab._popens:
+            lab._popens[f"relay-{VM}"] = lab._popens.pop(key)
+        st = lab.vm_state(VM)
+        st["host"], st["paused"] = host, False
+        lab.save()
+
+    # -- the tunnel ------------------------------------------------------------------
+
+    def send_vxlan(self, host, outer_src, inner_dst=None, n=1):
+        """n VXLAN frames (UDP 4789, VNI 0) to host's tunnel address, sent
+        by the client with outer source address outer_src, around a UDP
+        frame for inner_dst (default vm1's MAC)."""
+        h, c = self.lab.host(host), self.lab.topo["client"]
+        inner = (mac_bytes(inner_dst or self.mac) + mac_bytes(c["mac"]) + b"\x08\x00" +
+                 ipv4_udp(semilab.strip_len(c["ipv4"]), semilab.strip_len(self.g["ipv4"]),
+                          40000, 9, b"semi-net tunnel test"))
+        vx = struct.pack("!II", 0x08000000, 0) + inner
+        outer = (mac_bytes(h["bridge_mac"]) + mac_bytes(c["mac"]) + b"\x08\x00" +
+                 ipv4_udp(outer_src, semilab.strip_len(h["ipv4"]), 49152, 4789, vx))
+        with netns.open_in(c["ns"]):
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        try:
+            s.bind((c["dev"], 0))
+            for _ in range(n):
+                s.send(outer)
+        finally:
+            s.close()
+
+    # -- the end -------------------------------------------------------------------
+
+    def close(self, failed):
+        logs = {h: self.daemon_log(h) for h in HOSTS}
+        if failed:
+            print(self.lab.describe())
+            for h in HOSTS:
+                print(f"---- semi-netd {h} log:\n{logs[h]}")
+        self.lab.down()
+        with contextlib.suppress(OSError):
+            os.rmdir(semilab.DAEMON_PIN_ROOT)
+        san = [f"{h}: {m}" for h in HOSTS for m in SANITIZER_MARKS if m in logs[h]]
+        return self.lab.leftovers(), san
+
+
+def mac_bytes(mac):
+    return bytes(int(x, 16) for x in mac.split(":"))
+
+
+def ipv4_udp(src, dst, sport, dport, payload):
+    """An IPv4 header (checksum filled) and a UDP header (no checksum)."""
+    ulen = 8 + len(payload)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + ulen, 0, 0x4000, 64, 17, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    csum = sum(struct.unpack("!10H", ip))
+    csum = (csum & 0xffff) + (csum >> 16)
+    csum = ~((csum & 0xffff) + (csum >> 16)) & 0xffff
+    ip = ip[:10] + struct.pack("!H", csum) + ip[12:]
+    return ip + struct.pack("!HHHH", sport, dport, ulen, 0) + payload
+
+
+def lost_by_window(rx, rate, start_ns, windows, margin_ms=40):
+    """Attribute the receiver's lost runs to named windows: {name: (t0, t1)}
+    (CLOCK_MONOTONIC ns) by when their frames were due at the sender
+    (start_ns + seq / rate), within margin_ms.  Runs outside every window
+    are "other".  Returns {name: frames lost} (every window, and "other")."""
+    out = {name: 0 for name in windows}
+    out["other"] = 0
+    for first, last in rx["lost_runs"]:
+        due = start_ns + first * 1e9 / rate
+        name = next((n for n, (a, b) in windows.items()
+                     if a - margin_ms * 1e6 <= due <= b + margin_ms * 1e6), "other")
+        out[name] += last - first + 1
+    # Runs beyond the first MAX_RUNS the meter lists are not placed.
+    listed = sum(b - a + 1 for a, b in rx["lost_runs"])
+    out["other"] += rx["lost"] - listed
+    return out

@@ -1,0 +1,185 @@
+# SPDX-License-Identifier: GPL-2.0
+"""vm1 migrates under semi-meter, streams both ways, every step as libvirt
+and QEMU drive it (DESIGN section 5; README "Live migration"):
+
+    hostB  migrate in            destination QEMU starts (-incoming), holds its tap
+    hostA  migrate out --begin   UNPLUG_PRIMARY; QEMU unplugs the VF (hostA
+                                 moves to emulated by itself)
+           a last pre-copy round the VM runs on its virtio NIC
+           STOP                  the guest stops; QEMU stops reading its tap
+    hostA  migrate out --to hostB
+           stop-and-copy         hostB's QEMU takes the guest
+    hostB  migrate done          RESUME: announce, bridge, switch hook
+    hostB  port set --vf         the primary is plugged on hostB (before the
+                                 guest has it); assigned once it sends through it
+
+The guest and QEMU have three windows of their own, and the tests count
+what is lost in each (lost runs placed by when their frames were sent):
+
+  vf_unplug  between the guest's VF closing and its unregistering,
+             net_failover delivers from neither device;
+  stop       what QEMU had in hostA's tap when it stopped reading it, plus
+             what came before --to: never read (QEMU migrates no tap
+             queue).  Asserted equal to the frames the datapath put in that
+             tap and the relay never read -- nothing else;
+  vf_plug    when the guest takes its new VF, what is still on its way
+             through the standby (the tap and QEMU) is no longer taken.
+
+Outside them nothing may be lost or duplicated: the handover, the tunnel
+(what hostA forwarded is what hostB took), the fabric and bridges moving,
+the VF appearing on hostB.
+
+The lab's QEMU is tap-relay, one process on this 2-core machine: it keeps
+up with about 60 kpps each way.  At 100 kpps each way its queue grows
+while the VM runs on virtio (tens of ms), which the three windows then
+lose or -- the standby's copies of a handover arriving after the guest
+dropped its VF -- deliver twice; at 50 kpps each way none of that.
+"""
+import os
+import signal
+import time
+
+from miglib import HOSTS, LABELS, VM, lost_by_window, other
+
+SECONDS = 4.0
+
+
+def backlog(m, host):
+    """Frames the datapath has put in vm1's tap on host that its relay has
+    not read yet (QEMU's queue)."""
+    return m.stats(host)["rx"]["tap"]["packets"] - m.lab.relay_poll(VM)["to_guest"]["frames"]
+
+
+def migrate_under_meter(m, src, rate):
+    """One migration src -> other(src) with both streams at rate; the
+    receivers' reports, when each window was, what QEMU's taps held."""
+    dst = other(src)
+    lab, g = m.lab, m.g
+    vm_ip, client_ip = lab.endpoint(VM)["ipv4"], lab.endpoint("client")["ipv4"]
+    # Frames the relay read that the datapath did not put there (the
+    # bridge's, before semi-netd ran): the tap's accounts start here.
+    base = backlog(m, src)
+    ws, watch = m.watch(src)
+    rx_vm = lab.meter_recv(VM, args=LABELS + ["-t", "1"])
+    rx_cl = lab.meter_recv("client", args=["-t", "1"])
+    t_start = time.monotonic_ns()
+    tx_cl = lab.meter_send("client", vm_ip, rate, count=int(rate * SECONDS))
+    tx_vm = lab.meter_send(VM, client_ip, rate, count=int(rate * SECONDS))
+    w = {}
+    time.sleep(0.5)
+    # 1. The destination QEMU starts and holds its tap; semi-net expects the VM.
+    m.req(dst, "migrate.in", name=VM, mac=m.mac, tap=g["tap"], **{"from": src})
+    m.relay_incoming(dst)
+    # 2. UNPLUG_PRIMARY: hand over, then QEMU unplugs the VF; the source
+    #    sees it go.
+    m.req(src, "migrate.out", name=VM, begin=True)
+    t = m.unplug()
+    m.wait_state(src, "emulated")
+    w["vf_unplug"] = (t, time.monotonic_ns())
+    time.sleep(0.1)                              # the last pre-copy round
+    # 3. STOP: the guest's CPUs stop (it sends nothing more; what it had
+    #    queued for virtio still goes out, as QEMU migrates a descriptor in
+    #    flight), then QEMU stops reading its tap, then the STOP hook.
+    os.kill(tx_vm.proc.pid, signal.SIGSTOP)
+    before = -1
+    while before != (now := lab.relay_poll(VM)["to_host"]["frames"]):
+        before = now
+    t = time.monotonic_ns()
+    lab.pause(VM)
+    rep = m.req(src, "migrate.out", name=VM, to=dst)
+    assert rep["state"] == "outgoing" and rep["path"] == "tunnel", rep
+    w["stop"] = (t, time.monotonic_ns())
+    rx_tap_src = m.stats(src)["rx"]["tap"]["packets"]      # its last frame is in
+    # Stop-and-copy: the VM moves to the destination QEMU.
+    m.relay_handoff()
+    # 4. RESUME on the destination.
+    rep = m.req(dst, "migrate.done", name=VM)
+    assert rep["state"] == "emulated" and rep["tunnel_in"], rep
+    os.kill(tx_vm.proc.pid, signal.SIGCONT)
+    # 5. The primary is plugged on the destination (QEMU does it as soon as
+    #    the VM runs); libvirt tells semi-net before the guest has it.
+    queued = {}
+
+    def port_set():
+        queued["plug"] = backlog(m, dst)
+        m.req(dst, "port.set", name=VM, vf=g["host_vf"])
+    t_set = time.monotonic_ns()
+    t = m.plug(dst, before_guest=port_set)
+    m.wait_state(dst, "assigned")
+    # The source retires the port once its announce is back, and says how
+    # many frames it forwarded.
+    retired = None
+    while retired is None:
+        ev = watch.next()
+        if ev.get("event") == "port" and ev.get("action") == "retired":
+            retired = ev
+    ws.close()
+    tx_cl.result()
+    tx_vm.result()
+    r_vm, r_cl = rx_vm.result()["rx"], rx_cl.result()["rx"]
+    stuck = rx_tap_src - lab.relay_stats(VM, src)["to_guest"]["frames"] - base
+    # What was queued at STOP, or at the plug, had been sent that much earlier.
+    w["stop"] = (w["stop"][0] - int(stuck * 1e9 / rate), w["stop"][1])
+    w["vf_plug"] = (t_set - int(max(queued["plug"], 0) * 1e9 / rate), t)
+    split_vm = lost_by_window(r_vm, rate, t_start, w)
+    split_cl = lost_by_window(r_cl, rate, t_start, w)
+    tunnel_in = m.stats(dst)["tunnel_in"]["packets"]
+    print(f"{src} -> {dst} at {rate} pps each way:")
+    for direction, r, split in (("client -> vm1", r_vm, split_vm),
+                                ("vm1 -> client", r_cl, split_cl)):
+        print(f"  {direction}: sent {r['sent']} received {r['received']} lost {r['lost']} "
+              f"(VF unplug {split['vf_unplug']}, STOP {split['stop']}, VF plug "
+              f"{split['vf_plug']}, other {split['other']}) duplicated {r['duplicated']} "
+              f"reordered {r['reordered']}")
+    print(f"  QEMU's taps: {stuck} frames never read on {src} (STOP), "
+          f"{queued['plug']} queued on {dst} when the VF was plugged; the tunnel "
+          f"carried {retired['forwarded']} frames ({tunnel_in} taken on {dst})")
+    return dict(rx=r_vm, tx=r_cl, split_rx=split_vm, split_tx=split_cl, stuck=stuck,
+                forwarded=retired["forwarded"], tunnel_in=tunnel_in)
+
+
+def check_host_side(m, src, f):
+    """What semi-net controls: nothing lost outside the guest's windows,
+    exactly QEMU's queue at STOP, the tunnel lossless, the network moved."""
+    dst = other(src)
+    rx, tx, srx, stx = f["rx"], f["tx"], f["split_rx"], f["split_tx"]
+    assert srx["other"] == 0 and stx["other"] == 0, (srx, stx, rx["lost_runs"])
+    assert srx["stop"] == f["stuck"], (srx, f["stuck"], rx["lost_runs"])
+    # The guest stopped sending before STOP and sends through virtio until
+    # its new VF runs: its own stream loses nothing there, and is never
+    # delivered twice (one path at a time).
+    assert stx["stop"] == 0 and stx["vf_plug"] == 0 and tx["duplicated"] == 0, (stx, tx)
+    assert rx["received"] + rx["lost"] == rx["sent"], rx
+    # Every frame hostA forwarded, hostB took; none was refused.
+    assert f["forwarded"] == f["tunnel_in"] and f["forwarded"] > 0, f
+    for h in HOSTS:
+        drops = m.instance_stats(h)["drop"]
+        assert drops["tunnel_peer"] == 0 and drops["tunnel_state"] == 0, (h, drops)
+    # The network followed the VM: both bridges and the fabric.
+    assert m.fdb(dst) == {m.g["tap"]: ["static"]}, m.fdb(dst)
+    assert m.g["tap"] not in m.fdb(src), m.fdb(src)
+    assert list(m.fdb("fabric")) == [f"p-{dst}"], m.fdb("fabric")
+    assert (m.state(src), m.state(dst)) == (None, "assigned")
+
+
+def test_migration_at_100kpps_each_way(mig):
+    """The rate of the issue: the host side is held to what it controls;
+    the guest's windows are reported (they carry the relay's queue)."""
+    m = mig()
+    m.queues()
+    m.assigned("hostA")
+    f = migrate_under_meter(m, "hostA", 100000)
+    check_host_side(m, "hostA", f)
+
+
+def test_migration_there_and_back_at_50kpps(mig):
+    """At a rate the lab's QEMU keeps up with, also nothing duplicated,
+    and the same again from hostB back to hostA."""
+    m = mig()
+    m.queues()
+    m.assigned("hostA")
+    for src in ("hostA", "hostB"):
+        f = migrate_under_meter(m, src, 50000)
+        check_host_side(m, src, f)
+        assert f["rx"]["duplicated"] == 0, f["rx"]
+        assert f["rx"]["paths"][0] == "vf" and "virtio" in f["rx"]["paths"], f["rx"]
