@@ -28,7 +28,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -40,7 +39,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "lab"))
 import semilab  # noqa: E402
 from semilab import LabError  # noqa: E402
 
-import rtnl  # noqa: E402
+import demo_netlink as rtnl  # noqa: E402
 
 VM = "vm1"
 SRC, DST = "hostA", "hostB"
@@ -58,20 +57,21 @@ class DemoError(Exception):
 class Plan:
     """How long each phase lasts (ms) and the rate of both streams (pps)."""
 
-    def __init__(self, rate=100000, pause_ms=200, lead_ms=800, precopy_ms=300,
-                 replug_ms=300, tail_ms=600, retire_ms=3000):
+    def __init__(self, rate=100000, pause_ms=200, lead_ms=700, precopy_ms=100,
+                 replug_min_ms=200, replug_max_ms=3000, tail_ms=500, retire_ms=3000):
         self.rate = rate
-        self.pause_ms = pause_ms        # stop-and-copy: the VM does not run
-        self.lead_ms = lead_ms          # traffic before the migration starts
-        self.precopy_ms = precopy_ms    # from the VF's unplug to the pause
-        self.replug_ms = replug_ms      # from the resume to the new VF's plug
-        self.tail_ms = tail_ms          # traffic after the last step
-        self.retire_ms = retire_ms      # how long the source may take to retire
+        self.pause_ms = pause_ms            # stop-and-copy: the VM does not run
+        self.lead_ms = lead_ms              # traffic before the migration starts
+        self.precopy_ms = precopy_ms        # from the VF's unplug to the stop
+        self.replug_min_ms = replug_min_ms  # from the resume to the new VF, at least
+        self.replug_max_ms = replug_max_ms  # ... and at most, if QEMU lags behind
+        self.tail_ms = tail_ms              # traffic after the last step
+        self.retire_ms = retire_ms          # how long the source may take to retire
 
     @classmethod
     def quick(cls):
         """The test's variant: the same steps, shorter phases."""
-        return cls(lead_ms=300, precopy_ms=150, replug_ms=150, tail_ms=300)
+        return cls(lead_ms=300, replug_min_ms=100, tail_ms=300)
 
     def as_dict(self):
         return dict(vars(self))
@@ -268,45 +268,33 @@ def device_counters(sock, devs, drops_only=False):
 
 
 class SentCounter:
-    """Frames a node has sent so far, through any of its devices, counted
-    across devices that come and go (a VF unplugged and plugged again
-    starts from zero): tells when each frame of a stream left its sender.
-    Queue drops count as sent -- the sender handed them over."""
+    """UDP datagrams a node has sent so far (its namespace's OutDatagrams):
+    frame seq of a stream left its sender when the count passed the count
+    at the stream's first frame plus seq."""
 
-    def __init__(self, sock, devs):
-        self.sock, self.devs = sock, set(devs)
-        self.last = {}
-        self.sum = 0
+    def __init__(self, ns):
+        self.udp = rtnl.UdpCounters(ns)
 
     def __call__(self):
-        first = not self.last
-        for ifindex, (name, st) in rtnl.link_dump(self.sock).items():
-            if name not in self.devs or not st:
-                continue
-            v = st["tx_packets"] + st["tx_dropped"]
-            prev = self.last.get((name, ifindex))
-            if prev is None:
-                self.sum += 0 if first else v   # a new device: all of it is new
-            elif v >= prev:
-                self.sum += v - prev
-            self.last[(name, ifindex)] = v
-        return {"sent": self.sum}
+        return {"sent": self.udp.read()["OutDatagrams"]}
+
+    def close(self):
+        self.udp.close()
 
 
 # ---- the lab ------------------------------------------------------------------
 
 class DemoLab:
-    """A lab for one run, with the processes the run starts; close() takes
-    everything down (also after a failure or Ctrl-C)."""
+    """The lab of one run (semi-net: with a semi-netd per host, the lab's
+    "daemons" step, and vm1's port on hostA).  close() takes everything
+    down, also after a failure or Ctrl-C."""
 
     def __init__(self, name, build, daemons, plan):
         self.plan = plan
-        self.lab = semilab.Lab(name, vms=1, build=build)
+        self.lab = semilab.Lab(name, vms=1, build=build, daemons=daemons)
         self.build = build
-        self.netd = {}
-        self.netd_logs = {}
-        self.own_daemons = False
         self.daemons = daemons
+        self.netd = {}
 
     def open(self):
         self.lab.up()
@@ -316,76 +304,28 @@ class DemoLab:
         self.lab.pin_neigh(VM, "client")
         self.size_queues()
         if self.daemons:
-            self._daemons_up()
+            for h in (SRC, DST):
+                self.netd[h] = Netd(h, self.lab.host(h)["daemon"]["socket"])
         return self
 
-    def binary(self, name):
-        return self.lab.binary(name)
-
     def size_queues(self):
-        """The taps' queues hold what arrives while the VM is paused (QEMU
-        does not read its tap then): rate x pause, twice over."""
+        """The taps hold what arrives while the VM does not run (QEMU does
+        not read its tap then; the lab's default queue holds 5 ms at
+        100 kpps): rate x pause, twice over."""
         g = self.lab.guest(VM)
         qlen = max(1000, 2 * self.plan.rate * self.plan.pause_ms // 1000)
         for h in (SRC, DST):
             semilab.ip_batch(self.lab.ns(h), [f"link set dev {g['tap']} txqueuelen {qlen}"])
         semilab.ip_batch(self.lab.ns(VM), [f"link set dev {g['virtio']} txqueuelen {qlen}"])
-
-    def daemon_paths(self, host):
-        return self.lab.topo["hosts"][host]["daemon"]
-
-    def _daemons_up(self):
-        """One semi-netd per host: the lab's own (a `daemons` step, when the
-        lab has one), else started here with the lab's reserved paths."""
-        lab_has_them = "daemons" in self.lab.state.get("steps_done", [])
-        for h in (SRC, DST):
-            paths = self.daemon_paths(h)
-            if not lab_has_them:
-                self._start_daemon(h, paths)
-            self.lab.wait_for(f"semi-netd on {h}", lambda p=paths: os.path.exists(p["socket"])
-                              and self._ping(p["socket"]), timeout=20)
-            self.netd[h] = Netd(h, paths["socket"])
-        self.own_daemons = not lab_has_them
-
-    @staticmethod
-    def _ping(path):
-        try:
-            n = Netd("?", path, timeout=2)
-        except OSError:
-            return False
-        try:
-            return n.request("status").get("ok")
-        finally:
-            n.close()
-
-    def _start_daemon(self, h, paths):
-        topo = self.lab.topo["hosts"]
-        host = topo[h]
-        peer = DST if h == SRC else SRC
-        cfg = {
-            "uplink": host["uplink"], "bridge": host["bridge"],
-            "pin_root": paths["pin_root"],
-            "peers": [{"name": peer, "address": semilab.strip_len(topo[peer]["ipv4"])}],
-            "tunnel": {"local": semilab.strip_len(host["ipv4"])},
-        }
-        os.makedirs(os.path.dirname(paths["socket"]), exist_ok=True)
-        with open(paths["config"], "w") as f:
-            json.dump(cfg, f)
-        log_path = os.path.join(os.path.dirname(paths["socket"]), "semi-netd.log")
-        self.netd_logs[h] = log_path
-        with open(log_path, "a") as log:
-            self.lab.popen(h, [self.binary("semi-netd"), "-f", "-c", paths["config"],
-                               "-i", paths["instance"], "-s", paths["socket"],
-                               "--state", paths["state"]],
-                           key=f"semi-netd-{h}", stdout=log, stderr=log)
+        self.qlen = qlen
 
     def daemon_log(self, h):
-        path = self.netd_logs.get(h)
-        if not path:
+        path = self.lab.host(h)["daemon"].get("log")
+        try:
+            with open(path) as f:
+                return f.read()
+        except (OSError, TypeError):
             return ""
-        with contextlib.suppress(OSError), open(path) as f:
-            return f.read()
-        return ""
 
     def close(self):
         for n in self.netd.values():
@@ -405,21 +345,26 @@ class DemoLab:
 # ---- one run ------------------------------------------------------------------
 
 class Run:
-    """Common to both runs: streams, observers, the step log, the result."""
+    """What both runs share: the streams, the observers, the step log, the
+    VM's moves (QEMU's part: unplug, stop, resume, plug), the result."""
 
     kind = None
     title = None
 
     def __init__(self, dl, plan):
         self.dl, self.lab, self.plan = dl, dl.lab, plan
+        self.g = self.lab.guest(VM)
         self.steps = []
         self.samplers = {}
-        self.socks = []
+        self.closers = []
         self.fdb = None
-        self.t0 = None          # the migration's start: time 0 of the report
+        self.t0 = self.t_end = None     # the migration's start: time 0 of the report
         self.meters = {}
         self.listen_ns = {}
         self.guest_sender = None
+        self.relay_in = None
+        self.plug_backlog = None
+        self.windows = {}       # name -> [t_ns, t_ns]: where the guest takes no frame
 
     def step(self, who, what, result=None, t=None):
         self.steps.append({"t_ns": t or now_ns(), "who": who, "what": what,
@@ -429,18 +374,15 @@ class Run:
 
     def start_streams(self):
         lab, rate = self.lab, self.plan.rate
-        # Long enough for any run; stopped (SIGTERM) once the steps are done.
-        seconds = 120
         for key, node, labels in (("to_vm", VM, LABELS), ("from_vm", "client", [])):
             self.meters[key + ".rx"] = lab.meter_recv(node, args=labels + ["-t", "3"],
                                                      key=f"demo-{key}-rx")
             self.listen_ns[key] = now_ns()
+        # Long enough for any run; ended (SIGTERM: end markers) after the steps.
         self.meters["to_vm.tx"] = lab.meter_send(
-            "client", lab.endpoint(VM)["ipv4"], rate, duration=seconds,
-            key="demo-to_vm-tx")
+            "client", lab.endpoint(VM)["ipv4"], rate, duration=600, key="demo-to_vm-tx")
         self.meters["from_vm.tx"] = lab.meter_send(
-            VM, lab.endpoint("client")["ipv4"], rate, duration=seconds,
-            key="demo-from_vm-tx")
+            VM, lab.endpoint("client")["ipv4"], rate, duration=600, key="demo-from_vm-tx")
         self.guest_sender = self.meters["from_vm.tx"].proc.pid
 
     def stop_streams(self):
@@ -449,52 +391,227 @@ class Run:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(m.proc.pid, signal.SIGCONT)
                 m.stop()
+        return {key: m.result(timeout=30) for key, m in self.meters.items()}
+
+    # -- the VM's moves (QEMU and libvirt) --
+
+    def unplug_vf(self):
+        """QEMU unplugs the VF: the guest's VF loses its XDP program (a
+        real VF has none, see lab.unplug), then its host end goes, in one
+        netlink request each.  Returns when the removal was asked for."""
+        g = self.g
+        host = self.lab.vm_state(VM)["vf_host"]
+        gs, hs = rtnl.open_socket(g["ns"]), rtnl.open_socket(self.lab.ns(host))
+        try:
+            rtnl.xdp_off(gs, rtnl.ifindex_in(g["ns"], g["vf"]))
+            ifindex = rtnl.ifindex_in(self.lab.ns(host), g["host_vf"])
+            t = now_ns()
+            rtnl.del_link(hs, ifindex)
+        finally:
+            gs.close()
+            hs.close()
+        self.lab.vm_state(VM)["vf_host"] = None
+        self.lab.save()
+        self.step("qemu", f"VF unplugged ({g['host_vf']} removed on {host})", None, t)
+        # The guest's own window: its VF closes, then unregisters.
+        self.windows["VF unplug"] = [t, t + 50 * 10**6]
+        return t
+
+    def plug_vf(self, host, before_guest=None):
+        """A VF from host, taken by the guest as Linux net_failover takes
+        one: enslaved (its frames filtered) before it is opened, so it never
+        delivers on its own.  before_guest() runs once the host end exists
+        and before the guest has the VF (libvirt's part).  Returns the
+        instant the guest registered it."""
+        g, ns, pin = self.g, self.g["ns"], self.g["pin"]
+        t = now_ns()
+        semilab.ip_batch(self.lab.ns(host), [
+            f"link add {g['host_vf']} type veth peer name {g['vf']} address {g['mac']} "
+            f"netns {ns}",
+            f"link set dev {g['host_vf']} up",
+        ])
+        self.lab.vm_state(VM)["vf_host"] = host
+        self.lab.save()
+        self.step("qemu", f"VF plugged ({g['host_vf']} on {host})", None, t)
+        if before_guest:
+            before_guest()
+
+        def run(cmd):
+            semilab.run(cmd, ns=ns)
+
+        run(["bpftool", "net", "attach", "xdpdrv", "pinned", f"{pin}/lab_vf_xdp", "dev",
+             g["vf"]])
+        run(["tc", "qdisc", "add", "dev", g["vf"], "clsact"])
+        for d in ("ingress", "egress"):
+            run(["tc", "filter", "add", "dev", g["vf"], d, "handle", "1", "prio", "1", "bpf",
+                 "direct-action", "pinned", f"{pin}/lab_vf_{d}"])
+        semilab.ip_batch(ns, [f"link set dev {g['vf']} up"])
+        ifindex = rtnl.ifindex_in(ns, g["vf"])
+        t = now_ns()
+        run(["bpftool", "map", "update", "pinned", f"{pin}/lab_vf", "key", "0", "0", "0", "0",
+             "value"] + [str(b) for b in ifindex.to_bytes(4, "little")])
+        self.step("guest", "net_failover takes the new VF as its primary", None, t)
+        # What QEMU still had queued for virtio then is dropped by the guest
+        # (a standby delivers nothing while a primary exists): those frames
+        # were sent up to queued/rate earlier.
+        queued = (self.plug_backlog or {}).get("to the guest", 0)
+        self.windows["VF plug"] = [t - queued * 10**9 // self.plan.rate - 20 * 10**6,
+                                   t + 30 * 10**6]
+        return t
+
+    def stop_vm(self):
+        """STOP: the guest's CPUs stop (it sends nothing more; what it had
+        queued for its virtio NIC still goes out, as QEMU migrates a
+        descriptor in flight), then QEMU stops reading its tap."""
+        os.kill(self.guest_sender, signal.SIGSTOP)
+        before = -1
+        deadline = now_ns() + 5 * 10**9
+        while now_ns() < deadline:
+            st = self.lab.relay_poll(VM)
+            now = st["to_host"]["frames"]
+            if now == before:
+                break
+            before = now
+        self.stop_to_guest = st["to_guest"]["frames"]
+        t = now_ns()
+        self.lab.pause(VM)
+        self.step("qemu", "VM stopped (guest and relay)", None, t)
+        self.windows["VM stopped"] = [t, None]
+        return t
+
+    def relay_incoming(self, host):
+        """QEMU -incoming on host holds vm1's tap there from now on (frames
+        queue in it) and takes the guest once the source lets go of it
+        (tap-relay -w)."""
+        lab, g = self.lab, self.g
+        key = f"relay-{VM}-in"
+        pidfile = os.path.join(lab.rundir, f"{key}.pid")
+        cmd = [lab.binary("tap-relay"), "-v", "-w", "-n", lab.ns(host), "-t", g["tap"],
+               "-N", g["ns"], "-g", g["virtio"], "-p", pidfile,
+               "-s", lab._relay_statsfile(VM, host)]
+        t = now_ns()
+        with open(os.path.join(lab.rundir, f"{key}.log"), "a") as log:
+            lab.spawn(key, cmd, log=log)
+        lab.wait_for(f"the incoming relay to hold {g['tap']} on {host}",
+                     lambda: "LOWER_UP" in lab.link_stats(host, g["tap"])["flags"],
+                     step=0.001)
+        self.relay_in = (host, key, pidfile)
+        self.step("qemu", f"QEMU -incoming on {host} holds {g['tap']}", None, t)
+
+    def kill_source_relay(self):
+        """The source QEMU goes (SIGKILL: what its tap still holds is never
+        read, as with QEMU)."""
+        pid = self.lab.relay_pid(VM)
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            deadline = now_ns() + 5 * 10**9
+            while self.lab.relay_alive(VM) and now_ns() < deadline:
+                time.sleep(0.0001)
+        self.lab.relay_stop(VM)
+
+    def resume_on(self, host, announce=False):
+        """RESUME on host: the destination's relay takes the guest (the one
+        waiting with -w, else a new one), the guest runs again."""
+        lab = self.lab
+        t = now_ns()
+        self.kill_source_relay()
+        if self.relay_in:
+            _, key, pidfile = self.relay_in
+            lab.wait_for("the incoming relay to take the guest",
+                         lambda: os.path.exists(pidfile), step=0.0002)
+            procs = lab.state["procs"]
+            procs[f"relay-{VM}"] = procs.pop(key)
+            if key in lab._popens:
+                lab._popens[f"relay-{VM}"] = lab._popens.pop(key)
+            st = lab.vm_state(VM)
+            st["host"], st["paused"] = host, False
+            lab.save()
+            self.relay_in = None
+        else:
+            lab.relay_start(VM, host, announce=announce)
+        os.kill(self.guest_sender, signal.SIGCONT)
+        self.step("qemu", f"VM resumed on {host}" + (" (RARP)" if announce else ""), None, t)
+        # Until the network knows where the VM is (QEMU's first RARP; semi-net's
+        # announce), frames still go to the source.
+        self.windows["VM stopped"][1] = now_ns() + 50 * 10**6
+        return t
+
+    def wait_drained(self, backlog, deadline):
+        """Poll backlog() (frames queued per direction) until it is down to
+        1 ms of frames, it stops shrinking for 200 ms (the relay cannot
+        catch up: go on), or the deadline.  Returns what was left."""
+        p = self.plan
+        left, best, t_best = None, None, now_ns()
+        while True:
+            left = backlog()
+            n = sum(left.values())
+            if n <= p.rate // 1000 or now_ns() >= deadline:
+                return left
+            if best is None or n < best * 0.9:
+                best, t_best = n, now_ns()
+            elif now_ns() - t_best > 200 * 10**6:
+                return left
+            time.sleep(0.01)
+
+    def wait_caught_up(self, t_resume, host):
+        """libvirt plugs the new VF once the VM runs: here not before
+        replug_min_ms, and once QEMU has delivered what queued while the VM
+        was stopped (the guest, taking its new VF, would drop it from
+        virtio; vhost-net drains it in microseconds, the lab's relay
+        cannot), within replug_max_ms."""
+        p = self.plan
+        sleep_until(t_resume + p.replug_min_ms * 1000000)
+        left = self.wait_drained(lambda: self.backlog(host),
+                                 t_resume + p.replug_max_ms * 1000000)
+        self.plug_backlog = left
+        self.step("qemu", f"QEMU's queues on {host}: " + ", ".join(
+            f"{k} {v}" for k, v in left.items()) + " frames", None)
+
+    def backlog(self, host):
+        """Frames queued in QEMU's queues (taps) on host: toward the guest
+        (what the datapath put in the tap, not yet read; semi-net only) and
+        from it (what the guest sent since the resume, not yet read)."""
         out = {}
-        for key, m in self.meters.items():
-            out[key] = m.result(timeout=30)
+        relay = self.lab.relay_poll(VM)
+        sent = self.udp_guest.read()["OutDatagrams"] - self.resume_udp
+        out["from the guest"] = max(0, sent - relay["to_host"]["frames"])
+        to = self.tap_in(host)
+        if to is not None:
+            out["to the guest"] = max(0, to - relay["to_guest"]["frames"])
         return out
 
-    # -- the VM --
-
-    def pause_vm(self):
-        """Stop-and-copy: the VM's NIC (its relay) and its programs stop."""
-        self.lab.pause(VM)
-        os.kill(self.guest_sender, signal.SIGSTOP)
-
-    def resume_guest(self):
-        os.kill(self.guest_sender, signal.SIGCONT)
-
-    def relay_pid(self):
-        return self.lab.relay_pid(VM)
+    def tap_in(self, host):
+        return None
 
     # -- observers --
 
-    def add_device_samplers(self, hosts_full):
-        """Device counters: the host taps and VF ends (whole counters when
-        they are the run's host view, else their drops only), the guest's
-        virtio queue (its drops), and what each sender has sent.  Each
-        sampler has a netlink socket of its own."""
-        g = self.lab.guest(VM)
+    def add_samplers(self, hosts_devices):
+        """Every 10 ms: the host view of the run (hosts_devices: the VM's
+        host devices, else the datapath's counters set by the run), the
+        taps' and the guest's virtio queue drops, and how many datagrams
+        each sender has sent."""
+        g = self.g
         host_devs = {g["host_vf"]: "vf", g["tap"]: "tap"}
 
         def sock(node):
             s = rtnl.open_socket(self.lab.ns(node))
-            self.socks.append(s)
+            self.closers.append(s)
             return s
 
         for h in (SRC, DST):
-            key = h if hosts_full else f"dev-{h}"
+            key = h if hosts_devices else f"dev-{h}"
             self.samplers[key] = Sampler(
                 f"links-{h}", lambda s=sock(h): device_counters(
-                    s, host_devs, drops_only=not hosts_full))
+                    s, host_devs, drops_only=not hosts_devices))
         self.samplers["dev-guest"] = Sampler(
             "links-guest", lambda s=sock(VM): device_counters(
                 s, {g["virtio"]: "virtio"}, drops_only=True))
-        # When each frame left its sender (to place lost frames in time).
-        self.samplers["sent-to_vm"] = Sampler(
-            "sent-client", SentCounter(sock("client"), [self.lab.topo["client"]["dev"]]))
-        self.samplers["sent-from_vm"] = Sampler(
-            "sent-guest", SentCounter(sock(VM), [g["vf"], g["virtio"]]))
+        for d, node in (("to_vm", "client"), ("from_vm", VM)):
+            c = SentCounter(self.lab.ns(node))
+            self.closers.append(c)
+            self.samplers[f"sent-{d}"] = Sampler(f"sent-{node}", c)
+        self.udp_guest = rtnl.UdpCounters(self.lab.ns(VM))
+        self.closers.append(self.udp_guest)
 
     def start_observers(self):
         self.fdb = FdbWatcher(self.lab, self.dl.mac)
@@ -508,9 +625,9 @@ class Run:
                 s.stop()
         if self.fdb and self.fdb.is_alive():
             self.fdb.stop()
-        for s in self.socks:
-            s.close()
-        self.socks = []
+        for c in self.closers:
+            c.close()
+        self.closers = []
 
     def fdb_snapshot(self):
         return {node: rtnl.fdb_entries(self.lab.ns(node), self.dl.mac)
@@ -522,9 +639,9 @@ class Run:
         p = self.plan
         self.prepare()
         self.fdb_before = self.fdb_snapshot()
-        self.start_observers()
-        t_start = now_ns()
         try:
+            self.start_observers()
+            t_start = now_ns()
             self.start_streams()
             sleep_until(t_start + p.lead_ms * 1000000)
             self.t0 = now_ns()
@@ -540,13 +657,14 @@ class Run:
     def result(self, reports):
         return {
             "kind": self.kind, "title": self.title, "plan": self.plan.as_dict(),
+            "tap_queue": self.dl.qlen,
             "t0_ns": self.t0, "t_end_ns": self.t_end, "steps": self.steps,
             "states": self.state_events(),
             "samples": {h: s.samples for h, s in self.samplers.items()},
             "sampler_errors": {h: s.error for h, s in self.samplers.items() if s.error},
             "fdb_events": self.fdb.events(),
             "fdb_before": self.fdb_before, "fdb_after": self.fdb_after,
-            "meters": reports, "listen_ns": self.listen_ns,
+            "meters": reports, "listen_ns": self.listen_ns, "windows": self.windows,
             "extra": self.extra(),
         }
 
@@ -562,24 +680,27 @@ class SemiNetRun(Run):
     title = "semi-net: DESIGN section 5, step by step"
 
     def prepare(self):
-        dl, g = self.dl, self.lab.guest(VM)
+        dl = self.dl
         self.src, self.dst = dl.netd[SRC], dl.netd[DST]
-        self.src.must("port.add", name=VM, mac=g["mac"], vf=g["host_vf"], tap=g["tap"])
-        # The guest's first frame through its VF makes the port assigned.
+        # The lab added vm1's port on hostA with its VF: it is assigned once
+        # the guest sends through the VF.
         self.lab.exec(VM, ["ping", "-c", "1", "-W", "2", self.lab.endpoint("client")["ipv4"]])
         self.wait_state(self.src, "assigned")
         for n in (self.src, self.dst):
             n.start_watch(VM)
-        self.samplers = {h: Sampler(f"stats-{h}", lambda n=dl.netd[h]: port_counters(n))
-                         for h in (SRC, DST)}
-        self.add_device_samplers(hosts_full=False)
+        # The samplers' own connections: one request at a time on each.
+        for h in (SRC, DST):
+            n = Netd(h, self.lab.host(h)["daemon"]["socket"])
+            self.closers.append(n)
+            self.samplers[h] = Sampler(f"stats-{h}", lambda n=n: port_counters(n))
+        self.add_samplers(hosts_devices=False)
 
     def state_of(self, netd):
         r = netd.request("port.show", name=VM)
         return r["result"]["ports"][0]["state"] if r.get("ok") else None
 
     def wait_state(self, netd, want, timeout=5):
-        self.lab.wait_for(f"{VM} {want} on {netd.host}",
+        self.lab.wait_for(f"{VM} {want or 'retired'} on {netd.host}",
                           lambda: self.state_of(netd) == want, timeout=timeout, step=0.001)
 
     def cmd(self, netd, words, cmd, **args):
@@ -588,59 +709,58 @@ class SemiNetRun(Run):
         self.step(netd.host, f"semi-netctl {words}", r.get("state"), t)
         return r
 
+    def tap_in(self, host):
+        """What the datapath has put in vm1's tap on host."""
+        r = self.dl.netd[host].request("stats", name=VM)
+        return r["result"]["ports"][0]["rx"]["tap"]["packets"] if r.get("ok") else None
+
+    def src_queue(self, relay_to_guest):
+        return max(0, self.tap_in(SRC) - relay_to_guest - self.src_base)
+
     def migrate(self):
-        p, lab, g = self.plan, self.lab, self.lab.guest(VM)
+        p, g = self.plan, self.g
         src, dst = self.src, self.dst
-        # 1. The destination expects the VM.
+        # The source tap's accounts start here (the VM runs on its VF: the
+        # relay has read all the datapath put in the tap).
+        self.src_base = self.tap_in(SRC) - self.lab.relay_poll(VM)["to_guest"]["frames"]
+        # 1. The destination expects the VM; its QEMU starts and holds its tap.
         self.cmd(dst, f"migrate in {VM} --mac {g['mac']} --tap {g['tap']} --from {SRC}",
                  "migrate.in", name=VM, mac=g["mac"], tap=g["tap"], **{"from": SRC})
-        # 2. The source hands over; QEMU unplugs the VF; the source sees it
-        #    go and moves to emulated by itself.
+        self.relay_incoming(DST)
+        # 2. UNPLUG_PRIMARY: the source hands over, QEMU unplugs the VF, the
+        #    source sees it go and moves to emulated by itself.
         self.cmd(src, f"migrate out {VM} --begin", "migrate.out", name=VM, begin=True)
-        t = now_ns()
-        lab.unplug(VM)
-        self.step("lab", f"VF unplugged ({g['host_vf']} removed on {SRC})", None, t)
+        t = self.unplug_vf()
         self.wait_state(src, "emulated")
-        # Pre-copy: the VM runs on hostA's tap while its memory is copied.
+        # Pre-copy: the VM runs on its virtio NIC while its memory is copied.
         sleep_until(t + p.precopy_ms * 1000000)
-        # 3. Stop-and-copy: the VM pauses; the source forwards its frames.
-        t = now_ns()
-        self.pause_vm()
-        self.step("lab", "VM paused (relay and guest stopped)", None, t)
+        # 3. STOP, then the source forwards what still comes for the VM.
+        t_stop = self.stop_vm()
         self.cmd(src, f"migrate out {VM} --to {DST}", "migrate.out", name=VM, to=DST)
-        t_sw = now_ns()
-        lab.relay_stop(VM)
-        lab.relay_start(VM, DST)
-        lab.pause(VM)           # QEMU on hostB holds the tap; the VM is not running yet
-        self.step("lab", f"relay moved to {DST} (paused)", None, t_sw)
-        sleep_until(t + p.pause_ms * 1000000)
-        # 4. The VM runs on the destination.
-        t = now_ns()
-        lab.resume(VM)
-        self.resume_guest()
-        self.step("lab", f"VM resumed on {DST}", None, t)
+        # What entered the source's tap after QEMU last read it: never read.
+        stuck = self.src_queue(self.stop_to_guest)
+        self.windows["queued at STOP"] = [t_stop - stuck * 10**9 // p.rate - 10 * 10**6,
+                                          t_stop]
+        self.step("qemu", f"left in {SRC}'s tap, never read: {stuck} frames", None)
+        # Stop-and-copy: the VM is paused for pause_ms.
+        sleep_until(t_stop + p.pause_ms * 1000000)
+        # 4. RESUME on the destination.
+        self.resume_udp = self.udp_guest.read()["OutDatagrams"]
+        t_resume = self.resume_on(DST)
         self.cmd(dst, f"migrate done {VM}", "migrate.done", name=VM)
-        t_resume = t
-        # The source retires the port once its announce comes back.
-        try:
-            lab.wait_for(f"{SRC} to retire {VM}", lambda: self.state_of(src) is None,
-                         timeout=p.retire_ms / 1000, step=0.005)
-        except LabError:
-            self.step(SRC, f"{VM} not retired after {p.retire_ms} ms", None)
-        # 5. libvirt plugs a VF on the destination.
-        sleep_until(t_resume + p.replug_ms * 1000000)
-        t = now_ns()
-        lab.plug(VM, DST)
-        self.step("lab", f"VF plugged ({g['host_vf']} on {DST})", None, t)
-        self.cmd(dst, f"port set {VM} --vf {g['host_vf']}", "port.set", name=VM,
-                 vf=g["host_vf"])
+        # 5. The new VF: libvirt tells semi-net before the guest has it.
+        self.wait_caught_up(t_resume, DST)
+        self.plug_vf(DST, before_guest=lambda: self.cmd(
+            dst, f"port set {VM} --vf {g['host_vf']}", "port.set", name=VM, vf=g["host_vf"]))
         self.wait_state(dst, "assigned")
+        # The source retires the port once its announce came back.
+        try:
+            self.wait_state(src, None, timeout=p.retire_ms / 1000)
+        except LabError:
+            self.step(SRC, f"{VM} not retired within {p.retire_ms} ms", None)
 
     def state_events(self):
-        out = {}
-        for h, n in ((SRC, self.src), (DST, self.dst)):
-            out[h] = [e for e in n.events]
-        return out
+        return {h: list(n.events) for h, n in ((SRC, self.src), (DST, self.dst))}
 
     def extra(self):
         return {"final": {h: self.state_of(n) for h, n in ((SRC, self.src), (DST, self.dst))}}
@@ -651,63 +771,54 @@ class QemuRun(Run):
     title = "QEMU failover today: no forwarding, RARP only"
 
     def prepare(self):
-        lab = self.lab
-        # The VF behind a NIC's embedded switch: a port of the host bridge,
-        # reached by MAC learning, as a legacy SR-IOV NIC's VEB does.
-        self.bridge_vf(SRC)
-        lab.exec(VM, ["ping", "-c", "1", "-W", "2", lab.endpoint("client")["ipv4"]])
-        self.add_device_samplers(hosts_full=True)
+        h = self.lab.host(SRC)
+        # No semi-net: the VF's host end is a port of the host bridge (a
+        # legacy NIC's embedded switch) with a static entry for its MAC.
+        s = rtnl.open_socket(h["ns"])
+        try:
+            self.bridge_vf(s, SRC)
+        finally:
+            s.close()
+        self.lab.exec(VM, ["ping", "-c", "1", "-W", "2", self.lab.endpoint("client")["ipv4"]])
+        self.add_samplers(hosts_devices=True)
 
-    def bridge_vf(self, host):
-        """The VF's host end is a port of the host bridge with a static,
-        sticky entry for the VF's MAC (the NIC's embedded switch knows its
-        VFs' MACs: the guest's RARP through the tap does not move it)."""
-        g, h = self.lab.guest(VM), self.lab.host(host)
-        rtnl.join_when_created(h["ns"], g["host_vf"], h["bridge"], g["mac"])
+    def bridge_vf(self, sock, host):
+        """The VF as its NIC's switch knows it: a port of the bridge with a
+        static, sticky entry for its MAC (QEMU's RARP through the tap does
+        not take it away)."""
+        g, h = self.g, self.lab.host(host)
+        links = {n: i for i, (n, _) in rtnl.link_dump(sock).items()}
+        rtnl.set_master(sock, links[g["host_vf"]], links[h["bridge"]])
+        rtnl.fdb_static(sock, links[g["host_vf"]], g["mac"])
 
-    def plug_bridged(self, host):
-        """Plug the VF from host; its host end joins the bridge the moment
-        it exists, before the guest takes the VF as its primary."""
-        g, h = self.lab.guest(VM), self.lab.host(host)
-        box = {}
-
-        def join():
-            try:
-                box["t"] = rtnl.join_when_created(h["ns"], g["host_vf"], h["bridge"],
-                                                  g["mac"])
-            except OSError as e:
-                box["error"] = e
-
-        th = threading.Thread(target=join, name="vf-join", daemon=True)
-        th.start()
-        time.sleep(0.01)        # its netlink socket listens by now
-        self.lab.plug(VM, host)
-        th.join(10)
-        if "error" in box or "t" not in box:
-            raise DemoError(f"could not bridge the VF on {host}: {box.get('error')}")
-        return box["t"]
+    def tap_in(self, host):
+        """Frames the fabric sent to host since the resume: toward the VM,
+        all but a broadcast now and then."""
+        fab = self.lab.topo["fabric"]
+        n = self.lab.link_stats("fabric", fab["ports"][host])["tx_packets"]
+        if self.fabric_base is None:
+            self.fabric_base = n
+        return n - self.fabric_base
 
     def migrate(self):
-        p, lab, g = self.plan, self.lab, self.lab.guest(VM)
-        t = now_ns()
-        lab.unplug(VM)
-        self.step("lab", f"VF unplugged ({g['host_vf']} removed on {SRC})", None, t)
+        p = self.plan
+        self.fabric_base = None
+        # UNPLUG_PRIMARY: QEMU unplugs the VF; the bridge learns the MAC on
+        # the tap from the guest's next frame.
+        t = self.unplug_vf()
         sleep_until(t + p.precopy_ms * 1000000)
-        t = now_ns()
-        self.pause_vm()
-        self.step("lab", "VM paused (relay and guest stopped)", None, t)
-        sleep_until(t + p.pause_ms * 1000000)
-        t = now_ns()
-        lab.relay_stop(VM)
-        lab.relay_start(VM, DST, announce=True)
-        self.resume_guest()
-        self.step("lab", f"VM resumed on {DST}; QEMU announces (RARP)", None, t)
-        t_resume = t
-        sleep_until(t_resume + p.replug_ms * 1000000)
-        t = now_ns()
-        self.plug_bridged(DST)
-        self.step("lab", f"VF plugged ({g['host_vf']} on {DST}, in its bridge)", None, t)
-
+        t_stop = self.stop_vm()
+        sleep_until(t_stop + p.pause_ms * 1000000)
+        # RESUME: QEMU on hostB attaches and announces the MAC (RARP).
+        self.resume_udp = self.udp_guest.read()["OutDatagrams"]
+        self.tap_in(DST)
+        t_resume = self.resume_on(DST, announce=True)
+        self.wait_caught_up(t_resume, DST)
+        s = rtnl.open_socket(self.lab.ns(DST))
+        try:
+            self.plug_vf(DST, before_guest=lambda: self.bridge_vf(s, DST))
+        finally:
+            s.close()
 
 
 RUNS = {"semi-net": SemiNetRun, "qemu": QemuRun}
@@ -718,9 +829,6 @@ def signals_held():
     """Hold SIGINT, SIGTERM and SIGHUP while a lab comes down: a second
     Ctrl-C must not leave half of it behind.  They act once it is down."""
     sigs = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
     try:
         yield
@@ -736,16 +844,16 @@ def run_one(kind, name, build, plan):
     """One run in a lab of its own; the lab is gone when this returns,
     whatever happened."""
     dl = DemoLab(name, build, daemons=(kind == "semi-net"), plan=plan)
-    logs = {}
     try:
         dl.open()
         res = RUNS[kind](dl, plan).execute()
-        logs = {h: dl.daemon_log(h) for h in dl.netd_logs}
-        res["daemon_logs"] = logs
+        res["daemon_logs"] = {h: dl.daemon_log(h) for h in (SRC, DST)} if dl.daemons else {}
         return res
-    except DemoError as e:
-        logs = {h: dl.daemon_log(h) for h in dl.netd_logs}
-        detail = "".join(f"\n--- semi-netd on {h}:\n{tail(t)}" for h, t in logs.items() if t)
+    except (DemoError, LabError, OSError) as e:
+        detail = ""
+        if dl.daemons:
+            detail = "".join(f"\n--- semi-netd on {h}:\n{tail(dl.daemon_log(h))}"
+                             for h in (SRC, DST) if dl.daemon_log(h))
         raise DemoError(f"{e}{detail}") from None
     finally:
         with signals_held():

@@ -91,23 +91,21 @@ def meter_buckets(res, direction, t0, nb, k0):
     return out
 
 
-def lost_buckets(res, direction, t0, nb, k0):
-    """Lost frames per grid bucket, placed when they were sent: frame seq
-    left its sender when the sender's device counters (sampled every
-    10 ms) passed the count at the stream's first frame plus seq.  (The
-    meter lists the first 16 runs of lost frames; later ones are counted
-    but not placed.)"""
+def lost_times(res, direction):
+    """When each listed lost frame was sent: frame seq left its sender when
+    the sender's namespace's UDP datagram count (sampled every 10 ms)
+    passed its count at the stream's first frame plus seq.  Returns
+    [(t_ns, n)] per run of lost frames, split in 1 ms pieces.  (The meter
+    lists the first 16 runs; later ones are counted, not placed.)"""
     rx = res["meters"][f"{direction}.rx"]["rx"]
     ser = series(res["samples"].get(f"sent-{direction}", []), "sent")
-    out = [0] * nb
-    listed = 0
     if not ser:
-        return out, listed
+        return []
     base = at(ser, meter_first_ns(res, direction))
     times = [t for t, _ in ser]
     vals = [v for _, v in ser]
 
-    def when(seq):      # first time the counter reached base + seq + 1
+    def when(seq):      # the time the count reached base + seq + 1
         target = base + seq + 1
         lo, hi = 0, len(vals) - 1
         if vals[hi] < target:
@@ -123,13 +121,37 @@ def lost_buckets(res, direction, t0, nb, k0):
         t1, v1, t2, v2 = times[lo - 1], vals[lo - 1], times[lo], vals[lo]
         return t1 + (t2 - t1) * (target - v1) / (v2 - v1)
 
+    out = []
+    step = max(1, res["plan"]["rate"] // 1000)
     for a, b in rx["lost_runs"]:
-        listed += b - a + 1
-        for seq in range(a, b + 1):
-            k = math.floor((when(seq) - t0) / BUCKET_NS) - k0
-            if 0 <= k < nb:
-                out[k] += 1
-    return out, listed
+        for s in range(a, b + 1, step):
+            n = min(step, b + 1 - s)
+            out.append((when(s + n // 2), n))
+    return out
+
+
+def lost_buckets(lost, t0, nb, k0):
+    out = [0] * nb
+    for t, n in lost:
+        k = math.floor((t - t0) / BUCKET_NS) - k0
+        if 0 <= k < nb:
+            out[k] += n
+    return out
+
+
+def lost_by_window(lost, windows, total):
+    """The lost frames by the window their send time falls in (the
+    guest's own windows: VF unplug, VM stopped, VF plug), else "elsewhere";
+    "not placed": beyond the runs the meter lists."""
+    out = {name: 0 for name in windows}
+    out["elsewhere"] = 0
+    placed = 0
+    for t, n in lost:
+        name = next((w for w, (a, b) in windows.items() if a <= t <= b), "elsewhere")
+        out[name] += n
+        placed += n
+    out["not placed"] = total - placed
+    return out
 
 
 # ---- one run -------------------------------------------------------------------------
@@ -137,7 +159,6 @@ def lost_buckets(res, direction, t0, nb, k0):
 def analyze(res):
     t0, t_end = res["t0_ns"], res["t_end_ns"]
     plan = res["plan"]
-    rate = plan["rate"]
     a = {"kind": res["kind"], "title": res["title"], "plan": plan}
 
     # Traffic, per direction.
@@ -187,9 +208,12 @@ def analyze(res):
     guest = meter_buckets(res, "to_vm", t0, nb, k0)
     client = meter_buckets(res, "from_vm", t0, nb, k0)
     lost = {}
-    a["lost_listed"] = {}
+    windows = {k: v for k, v in res.get("windows", {}).items() if v[1] is not None}
+    a["windows"] = {k: [ms(x, t0) for x in v] for k, v in windows.items()}
     for d in ("to_vm", "from_vm"):
-        lost[d], a["lost_listed"][d] = lost_buckets(res, d, t0, nb, k0)
+        times = lost_times(res, d)
+        lost[d] = lost_buckets(times, t0, nb, k0)
+        a["traffic"][d]["lost_in"] = lost_by_window(times, windows, a["traffic"][d]["lost"])
     rows = []
     for i in range(nb):
         rows.append({
@@ -279,17 +303,14 @@ def marks(a):
 
 
 def short_step(s):
+    """A step in a few words, for the timeline's margin."""
     w = s["what"]
     if w.startswith("semi-netctl "):
-        w = " ".join(w.split()[1:3]) + (" " + w.split()[3] if w.split()[1] == "migrate"
-                                         and len(w.split()) > 3 and w.split()[3].startswith("--")
-                                         else "")
-        if "--to" in s["what"]:
-            w = "migrate out --to"
-        elif "--begin" in s["what"]:
-            w = "migrate out --begin"
-        return f"{s['who']} {w}"
-    return w.split(" (")[0].split(";")[0]
+        words = w.split()[1:]
+        verb = " ".join(words[:2])
+        opt = next((x for x in words[2:] if x.startswith("--")), "")
+        return f"{s['who']} {verb} {opt}".strip()
+    return w.split(" (")[0]
 
 
 def format_timeline(a, window=None, keep=2):
@@ -376,6 +397,9 @@ def format_run(a, timeline=True, full=False):
         t = a["traffic"][d]
         L.append(f"  {t['name']:<20} {t['sent']:>9} {t['received']:>9} {t['lost']:>7} "
                  f"{t['duplicated']:>10} {t['reordered']:>9}  {t['longest_gap_ms']:.1f} ms")
+        if t["lost"]:
+            L.append(f"  {'':<20} lost, by when they were sent: " + ", ".join(
+                f"{k} {n}" for k, n in t["lost_in"].items() if n or k != "not placed"))
     if a["drops"]:
         L.append("  dropped, by counter: " + ", ".join(f"{k} {n}" for k, n in a["drops"].items()))
     if a["sampler_errors"]:
@@ -394,12 +418,31 @@ def format_run(a, timeline=True, full=False):
     return "\n".join(L)
 
 
+def lost_split(t):
+    """A direction's lost frames in the comparison's four columns."""
+    w = t["lost_in"]
+    stopped = w.get("VM stopped", 0) + w.get("queued at STOP", 0)
+    vf = w.get("VF unplug", 0) + w.get("VF plug", 0)
+    return t["lost"], stopped, vf, t["lost"] - stopped - vf
+
+
 def format_comparison(runs):
-    L = ["== the same migration, both ways =="]
-    L.append(f"  {'':<44} {'client -> vm1':>22} {'vm1 -> client':>22}")
-    L.append(f"  {'':<44} {'lost':>10} {'duplicated':>11} {'lost':>10} {'duplicated':>11}")
+    L = ["== the same migration, both ways: frames lost, by when they were sent =="]
+    head = f"{'total':>7} {'stopped':>8} {'VF':>6} {'other':>6} {'dup':>4}"
+    L.append(f"  {'':<30} {'each way':>8}  {'client -> vm1':^34}  {'vm1 -> client':^34}")
+    L.append(f"  {'':<30} {'':>8}  {head}  {head}")
     for a in runs:
-        t, f = a["traffic"]["to_vm"], a["traffic"]["from_vm"]
-        L.append(f"  {a['title']:<44} {t['lost']:>10} {t['duplicated']:>11} "
-                 f"{f['lost']:>10} {f['duplicated']:>11}")
+        cells = []
+        for d in ("to_vm", "from_vm"):
+            t = a["traffic"][d]
+            total, stopped, vf, other = lost_split(t)
+            cells.append(f"{total:>7} {stopped:>8} {vf:>6} {other:>6} {t['duplicated']:>4}")
+        name = "semi-net" if a["kind"] == "semi-net" else "QEMU failover today"
+        L.append(f"  {name:<30} {a['plan']['rate'] // 1000:>4} kpps  {cells[0]}  {cells[1]}")
+    L.append("")
+    L.append("  stopped: sent while the VM was stopped, until the network knew where it went,")
+    L.append("           or left in the source QEMU's tap when it stopped reading it;")
+    L.append("  VF:      the guest's own windows -- between its VF's close and its removal, and")
+    L.append("           when it takes its new VF (what QEMU still held for virtio is dropped);")
+    L.append("  other:   anywhere else, and lost runs beyond the 16 the meter lists.")
     return "\n".join(L)
