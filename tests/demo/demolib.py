@@ -364,6 +364,7 @@ class Run:
         self.guest_sender = None
         self.relay_in = None
         self.plug_backlog = None
+        self.queued = {}        # QEMU's queues toward the guest: "at STOP", "at VF plug"
         self.windows = {}       # name -> [t_ns, t_ns]: where the guest takes no frame
 
     def step(self, who, what, result=None, t=None):
@@ -424,7 +425,7 @@ class Run:
         and before the guest has the VF (libvirt's part).  Returns the
         instant the guest registered it."""
         g, ns, pin = self.g, self.g["ns"], self.g["pin"]
-        t = now_ns()
+        t = t_host = now_ns()
         semilab.ip_batch(self.lab.ns(host), [
             f"link add {g['host_vf']} type veth peer name {g['vf']} address {g['mac']} "
             f"netns {ns}",
@@ -455,7 +456,7 @@ class Run:
         # (a standby delivers nothing while a primary exists): those frames
         # were sent up to queued/rate earlier.
         queued = (self.plug_backlog or {}).get("to the guest", 0)
-        self.windows["VF plug"] = [t - queued * 10**9 // self.plan.rate - 20 * 10**6,
+        self.windows["VF plug"] = [t_host - queued * 10**9 // self.plan.rate - 20 * 10**6,
                                    t + 30 * 10**6]
         return t
 
@@ -549,7 +550,7 @@ class Run:
                 return left
             if best is None or n < best * 0.9:
                 best, t_best = n, now_ns()
-            elif now_ns() - t_best > 200 * 10**6:
+            elif now_ns() - t_best > 400 * 10**6:
                 return left
             time.sleep(0.01)
 
@@ -564,6 +565,8 @@ class Run:
         left = self.wait_drained(lambda: self.backlog(host),
                                  t_resume + p.replug_max_ms * 1000000)
         self.plug_backlog = left
+        if "to the guest" in left:
+            self.queued["at VF plug"] = left["to the guest"]
         self.step("qemu", f"QEMU's queues on {host}: " + ", ".join(
             f"{k} {v}" for k, v in left.items()) + " frames", None)
 
@@ -665,7 +668,7 @@ class Run:
             "fdb_events": self.fdb.events(),
             "fdb_before": self.fdb_before, "fdb_after": self.fdb_after,
             "meters": reports, "listen_ns": self.listen_ns, "windows": self.windows,
-            "extra": self.extra(),
+            "queued": self.queued, "extra": self.extra(),
         }
 
     def state_events(self):
@@ -742,6 +745,7 @@ class SemiNetRun(Run):
         self.windows["queued at STOP"] = [t_stop - stuck * 10**9 // p.rate - 10 * 10**6,
                                           t_stop]
         self.step("qemu", f"left in {SRC}'s tap, never read: {stuck} frames", None)
+        self.queued["at STOP"] = stuck
         # Stop-and-copy: the VM is paused for pause_ms.
         sleep_until(t_stop + p.pause_ms * 1000000)
         # 4. RESUME on the destination.
