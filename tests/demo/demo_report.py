@@ -426,10 +426,11 @@ def format_run(a, timeline=True, full=False):
 
 def lost_split(a, d):
     """A direction's lost frames in the comparison's columns: while the VM
-    was stopped; in QEMU's queues (what the source QEMU never read, what
-    the destination's still held when the guest took its VF: a lab relay
-    far slower than vhost-net, at most the queue counted then); in the
-    guest's own VF windows; elsewhere."""
+    was stopped; in the lab's QEMU queues (what the source's never read,
+    what the destination's still held when the guest took its VF -- at
+    most the queue counted then --, and what a full queue dropped: a lab
+    relay far slower than vhost-net); in the guest's own VF windows;
+    elsewhere."""
     t = a["traffic"][d]
     w = t["lost_in"]
     q = a.get("queued", {}) if d == "to_vm" else {}
@@ -437,7 +438,9 @@ def lost_split(a, d):
     at_plug = min(w.get("VF plug", 0), q.get("at VF plug", 0))
     stopped = w.get("VM stopped", 0) + w.get("queued at STOP", 0) - at_stop
     vf = w.get("VF unplug", 0) + w.get("VF plug", 0) - at_plug
-    queues = at_stop + at_plug
+    full = sum(n for k, n in a.get("drops", {}).items()
+               if k.endswith("tap-queue" if d == "to_vm" else "virtio-queue"))
+    queues = at_stop + at_plug + min(full, max(0, t["lost"] - stopped - vf - at_stop - at_plug))
     return {"total": t["lost"], "stopped": stopped, "queues": queues, "vf": vf,
             "other": t["lost"] - stopped - queues - vf, "dup": t["duplicated"]}
 
@@ -461,9 +464,9 @@ def format_comparison(runs):
     L.append("")
     L.append("  stopped  sent while the VM was stopped, until the network knew where it went;")
     L.append("  queues   the lab's, not semi-net's: left in the source QEMU's tap when it")
-    L.append("           stopped reading it, or still in the destination's when the guest took")
-    L.append("           its new VF -- the lab's QEMU (tap-relay, one process) keeps up with")
-    L.append("           about 60 kpps each way on 2 cores, vhost-net with millions;")
+    L.append("           stopped reading it, still in the destination's when the guest took")
+    L.append("           its new VF, or dropped by a full tap -- the lab's QEMU (tap-relay,")
+    L.append("           one process) keeps up with about 60 kpps each way on 2 cores;")
     L.append("  VF       the guest's own windows: between its VF's close and its removal, and")
     L.append("           when it takes its new VF (what is still on its way through virtio);")
     L.append("  other    anywhere else, and lost runs beyond the 16 the meter lists;")
