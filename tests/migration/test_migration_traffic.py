@@ -14,7 +14,9 @@ and QEMU drive it (DESIGN section 5; README "Live migration"):
                                  guest has it); assigned once it sends through it
 
 The guest and QEMU have three windows of their own, and the tests count
-what is lost in each (lost runs placed by when their frames were sent):
+what the client's stream to the guest loses in each (lost runs placed by
+when their frames were sent; the guest's own stream, paused with it, is
+held to one run lost at most -- as its VF goes -- and nothing twice):
 
   vf_unplug  between the guest's VF closing and its unregistering,
              net_failover delivers from neither device;
@@ -122,19 +124,19 @@ def migrate_under_meter(m, src, rate):
     w["stop"] = (w["stop"][0] - int(stuck * 1e9 / rate), w["stop"][1])
     w["vf_plug"] = (t_set - int(max(queued["plug"], 0) * 1e9 / rate), t)
     split_vm = lost_by_window(r_vm, rate, t_start, w)
-    split_cl = lost_by_window(r_cl, rate, t_start, w)
     tunnel_in = m.stats(dst)["tunnel_in"]["packets"]
     print(f"{src} -> {dst} at {rate} pps each way:")
-    for direction, r, split in (("client -> vm1", r_vm, split_vm),
-                                ("vm1 -> client", r_cl, split_cl)):
-        print(f"  {direction}: sent {r['sent']} received {r['received']} lost {r['lost']} "
-              f"(VF unplug {split['vf_unplug']}, STOP {split['stop']}, VF plug "
-              f"{split['vf_plug']}, other {split['other']}) duplicated {r['duplicated']} "
-              f"reordered {r['reordered']}")
+    print(f"  client -> vm1: sent {r_vm['sent']} received {r_vm['received']} lost "
+          f"{r_vm['lost']} (VF unplug {split_vm['vf_unplug']}, STOP {split_vm['stop']}, VF "
+          f"plug {split_vm['vf_plug']}, other {split_vm['other']}) duplicated "
+          f"{r_vm['duplicated']}")
+    print(f"  vm1 -> client: sent {r_cl['sent']} received {r_cl['received']} lost "
+          f"{r_cl['lost']} in {r_cl['lost_runs_total']} run(s) duplicated "
+          f"{r_cl['duplicated']} reordered {r_cl['reordered']}")
     print(f"  QEMU's taps: {stuck} frames never read on {src} (STOP), "
-          f"{queued['plug']} queued on {dst} when the VF was plugged; the tunnel "
+          f"{max(queued['plug'], 0)} queued on {dst} when the VF was plugged; the tunnel "
           f"carried {retired['forwarded']} frames ({tunnel_in} taken on {dst})")
-    return dict(rx=r_vm, tx=r_cl, split_rx=split_vm, split_tx=split_cl, stuck=stuck,
+    return dict(rx=r_vm, tx=r_cl, split_rx=split_vm, stuck=stuck,
                 forwarded=retired["forwarded"], tunnel_in=tunnel_in)
 
 
@@ -142,13 +144,13 @@ def check_host_side(m, src, f):
     """What semi-net controls: nothing lost outside the guest's windows,
     exactly QEMU's queue at STOP, the tunnel lossless, the network moved."""
     dst = other(src)
-    rx, tx, srx, stx = f["rx"], f["tx"], f["split_rx"], f["split_tx"]
-    assert srx["other"] == 0 and stx["other"] == 0, (srx, stx, rx["lost_runs"])
+    rx, tx, srx = f["rx"], f["tx"], f["split_rx"]
+    assert srx["other"] == 0, (srx, rx["lost_runs"])
     assert srx["stop"] == f["stuck"], (srx, f["stuck"], rx["lost_runs"])
-    # The guest stopped sending before STOP and sends through virtio until
-    # its new VF runs: its own stream loses nothing there, and is never
-    # delivered twice (one path at a time).
-    assert stx["stop"] == 0 and stx["vf_plug"] == 0 and tx["duplicated"] == 0, (stx, tx)
+    # The guest's own stream goes one path at a time: nothing twice, and
+    # one run lost at most -- what it sent into its VF as the VF went.  (It
+    # was paused: its frames left later than due, so they are not placed.)
+    assert tx["lost_runs_total"] <= 1 and tx["duplicated"] == 0, tx
     assert rx["received"] + rx["lost"] == rx["sent"], rx
     # Every frame hostA forwarded, hostB took; none was refused.
     assert f["forwarded"] == f["tunnel_in"] and f["forwarded"] > 0, f

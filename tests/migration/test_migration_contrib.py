@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: GPL-2.0
+"""contrib/semi-net-qmp maps QEMU's migration events to the semi-netctl
+steps (README "With libvirt and QEMU"): fed recorded events, it prints the
+commands it would run."""
+import os
+import subprocess
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+QMP = os.path.join(os.path.dirname(os.path.dirname(HERE)), "contrib", "semi-net-qmp")
+COMMON = ["--domain", "guest1", "--port", "vm1", "--source", "hostA", "--destination", "hostB"]
+
+
+def run(tmp_path, role, events, *more):
+    f = tmp_path / "events"
+    f.write_text("".join(f"event {name} at 1764110000.{i:06d} for domain 'guest1': {data}\n"
+                         for i, (name, data) in enumerate(events)))
+    p = subprocess.run([QMP, "-n", "--role", role, *COMMON, *more, "--events", str(f)],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.splitlines()
+
+
+def test_source_steps(tmp_path):
+    assert run(tmp_path, "source", [
+        ("MIGRATION", '{"status":"setup"}'),
+        ("UNPLUG_PRIMARY", '{"device-id":"hostdev0"}'),
+        ("MIGRATION", '{"status":"wait-unplug"}'),
+        ("STOP", "<null>"),
+        ("MIGRATION", '{"status":"completed"}'),
+        ("STOP", "<null>"),                  # after the end: not read
+    ]) == ["semi-netctl migrate out vm1 --begin", "semi-netctl migrate out vm1 --to hostB"]
+
+
+def test_destination_steps(tmp_path):
+    assert run(tmp_path, "destination", [
+        ("RESUME", "<null>"),
+        ("DEVICE_ADDED", '{"device":"net9"}'),           # not the primary
+        ("DEVICE_ADDED", '{"device":"hostdev0"}'),
+    ], "--mac", "52:54:00:5e:00:01", "--tap", "tap-vm1", "--vf", "vf-vm1",
+        "--primary", "hostdev0") == [
+        "semi-netctl migrate in vm1 --mac 52:54:00:5e:00:01 --tap tap-vm1 --from hostA",
+        "semi-netctl migrate done vm1", "semi-netctl port set vm1 --vf vf-vm1"]
+
+
+def test_failure_aborts(tmp_path):
+    assert run(tmp_path, "source", [
+        ("UNPLUG_PRIMARY", "{}"), ("MIGRATION", '{"status":"failed"}'),
+    ]) == ["semi-netctl migrate out vm1 --begin", "semi-netctl migrate abort vm1"]
