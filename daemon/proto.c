@@ -160,6 +160,9 @@ const struct cmd_spec proto_cmds[CMD_COUNT] = {
 		.id = CMD_MIGRATE_IN, .cmd = "migrate.in", .words = "migrate in",
 		.args = args_migrate_in, .mutates = true,
 		.summary = "destination, step 1: expect PORT from HOST (incoming)",
+		.help = "The port is created incoming: frames go to the tap (QEMU -incoming\n"
+			"holds them), tunnel frames from HOST are taken, the guest may send\n"
+			"from the tap only; the host bridge is not pointed at the tap yet.",
 		.example = "semi-netctl migrate in vm1 --mac 52:54:00:00:00:01 --tap tap1 "
 			   "--from hostA",
 	},
@@ -167,18 +170,30 @@ const struct cmd_spec proto_cmds[CMD_COUNT] = {
 		.id = CMD_MIGRATE_OUT, .cmd = "migrate.out", .words = "migrate out",
 		.args = args_migrate_out, .mutates = true,
 		.summary = "source: --begin (step 2, handover) or --to HOST (step 3, outgoing)",
+		.help = "One of the two.  --begin when QEMU starts unplugging the VF: one copy\n"
+			"on each path, held; the VF vanishing moves the port to emulated by\n"
+			"itself.  --to HOST once the VM is paused: frames that still come here\n"
+			"go to HOST's tunnel; the host bridge no longer points at the tap.\n"
+			"The port is retired once its announce comes back from the fabric.",
 		.example = "semi-netctl migrate out vm1 --begin",
 	},
 	[CMD_MIGRATE_DONE] = {
 		.id = CMD_MIGRATE_DONE, .cmd = "migrate.done", .words = "migrate done",
 		.args = args_name_only, .mutates = true,
 		.summary = "destination, step 4: the VM runs here (emulated, announce)",
+		.help = "The host bridge points the MAC at the tap, the announce starts (RARP,\n"
+			"GARP, NA) and the switch hook runs.  Then 'port set PORT --vf VF'\n"
+			"when the VF is plugged here.",
 		.example = "semi-netctl migrate done vm1",
 	},
 	[CMD_MIGRATE_ABORT] = {
 		.id = CMD_MIGRATE_ABORT, .cmd = "migrate.abort", .words = "migrate abort",
 		.args = args_name_only, .mutates = true,
 		.summary = "either side: return the port to where it was before the migration",
+		.help = "Destination (incoming): the port goes.  Source: the VM resumes here\n"
+			"(from outgoing: the tunnel cleared, the bridge pointed at the tap\n"
+			"again, an announce).  Refused on a source that saw its announce come\n"
+			"back; \"aborted\": false where nothing migrates.",
 		.example = "semi-netctl migrate abort vm1",
 	},
 	[CMD_ANNOUNCE] = {

@@ -120,6 +120,8 @@ struct rx_state {
 	uint64_t end_sent;	/* frames sent, from the end marker */
 	uint64_t received;	/* unique data frames */
 	uint64_t duplicated;
+	uint64_t dup_runs[MAX_RUNS][2];	/* runs of consecutive duplicates, in arrival order */
+	uint64_t ndup_runs, ndup_runs_total, last_dup;
 	uint64_t reordered;
 	uint64_t foreign;	/* other streams, bad headers */
 	uint64_t bytes;
@@ -576,6 +578,16 @@ static void rx_frame(const struct config *c, struct rx_state *st,
 	}
 	if (st->seen[seq / 64] & (1ull << (seq % 64))) {
 		st->duplicated++;
+		/* Which frames came twice: a run grows while they follow on. */
+		if (st->ndup_runs_total && st->last_dup + 1 == seq) {
+			if (st->ndup_runs_total == st->ndup_runs)
+				st->dup_runs[st->ndup_runs - 1][1] = seq;
+		} else if (st->ndup_runs_total++ < MAX_RUNS) {
+			st->dup_runs[st->ndup_runs][0] = seq;
+			st->dup_runs[st->ndup_runs][1] = seq;
+			st->ndup_runs++;
+		}
+		st->last_dup = seq;
 		return;
 	}
 	st->seen[seq / 64] |= 1ull << (seq % 64);
@@ -788,7 +800,11 @@ static void report_rx_json(const struct config *c, const struct rx_state *st,
 	for (int i = 0; i < s->nruns; i++)
 		fprintf(f, "%s[%" PRIu64 ",%" PRIu64 "]", i ? "," : "", s->runs[i][0],
 			s->runs[i][1]);
-	fprintf(f, "],\"lost_runs_total\":%" PRIu64 ",\"paths\":[", s->nruns_total);
+	fprintf(f, "],\"lost_runs_total\":%" PRIu64 ",\"dup_runs\":[", s->nruns_total);
+	for (uint64_t i = 0; i < st->ndup_runs; i++)
+		fprintf(f, "%s[%" PRIu64 ",%" PRIu64 "]", i ? "," : "", st->dup_runs[i][0],
+			st->dup_runs[i][1]);
+	fprintf(f, "],\"dup_runs_total\":%" PRIu64 ",\"paths\":[", st->ndup_runs_total);
 	for (int i = 0; i < st->nnames; i++) {
 		fputs(i ? "," : "", f);
 		json_str(f, st->names[i]);

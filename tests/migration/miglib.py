@@ -324,6 +324,9 @@ class Mig:
     # -- the end -------------------------------------------------------------------
 
     def close(self, failed):
+        # The daemons stop first: a leak report comes at their exit.
+        for h in HOSTS:
+            self.lab.stop_proc(f"semi-netd-{h}")
         logs = {h: self.daemon_log(h) for h in HOSTS}
         if failed:
             print(self.lab.describe())
@@ -352,19 +355,29 @@ def ipv4_udp(src, dst, sport, dport, payload):
     return ip + struct.pack("!HHHH", sport, dport, ulen, 0) + payload
 
 
-def lost_by_window(rx, rate, start_ns, windows, margin_ms=40):
-    """Attribute the receiver's lost runs to named windows: {name: (t0, t1)}
+def by_window(runs, total, rate, start_ns, windows, margin_ms=40):
+    """Place runs of frames ([first, last] sequence numbers, as semi-meter
+    lists lost and duplicated ones) in named windows {name: (t0, t1)}
     (CLOCK_MONOTONIC ns) by when their frames were due at the sender
-    (start_ns + seq / rate), within margin_ms.  Runs outside every window
-    are "other".  Returns {name: frames lost} (every window, and "other")."""
+    (start_ns + seq / rate), within margin_ms; runs outside every window
+    are "other", and so are frames beyond the runs listed (total: all the
+    frames).  Returns {name: frames}."""
     out = {name: 0 for name in windows}
     out["other"] = 0
-    for first, last in rx["lost_runs"]:
+    for first, last in runs:
         due = start_ns + first * 1e9 / rate
         name = next((n for n, (a, b) in windows.items()
                      if a - margin_ms * 1e6 <= due <= b + margin_ms * 1e6), "other")
         out[name] += last - first + 1
-    # Runs beyond the first MAX_RUNS the meter lists are not placed.
-    listed = sum(b - a + 1 for a, b in rx["lost_runs"])
-    out["other"] += rx["lost"] - listed
+    out["other"] += total - sum(b - a + 1 for a, b in runs)
     return out
+
+
+def lost_by_window(rx, rate, start_ns, windows, margin_ms=40):
+    """The receiver's lost frames by window (see by_window)."""
+    return by_window(rx["lost_runs"], rx["lost"], rate, start_ns, windows, margin_ms)
+
+
+def dup_by_window(rx, rate, start_ns, windows, margin_ms=40):
+    """The receiver's duplicated frames by window (see by_window)."""
+    return by_window(rx["dup_runs"], rx["duplicated"], rate, start_ns, windows, margin_ms)

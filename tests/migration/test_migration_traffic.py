@@ -16,7 +16,7 @@ and QEMU drive it (DESIGN section 5; README "Live migration"):
 The guest and QEMU have three windows of their own, and the tests count
 what the client's stream to the guest loses in each (lost runs placed by
 when their frames were sent; the guest's own stream, paused with it, is
-held to one run lost at most -- as its VF goes -- and nothing twice):
+held to one stretch lost at most -- as its VF goes -- and nothing twice):
 
   vf_unplug  between the guest's VF closing and its unregistering,
              net_failover delivers from neither device;
@@ -41,7 +41,7 @@ import os
 import signal
 import time
 
-from miglib import HOSTS, LABELS, VM, lost_by_window, other
+from miglib import HOSTS, LABELS, VM, dup_by_window, lost_by_window, other
 
 SECONDS = 4.0
 
@@ -124,19 +124,21 @@ def migrate_under_meter(m, src, rate):
     w["stop"] = (w["stop"][0] - int(stuck * 1e9 / rate), w["stop"][1])
     w["vf_plug"] = (t_set - int(max(queued["plug"], 0) * 1e9 / rate), t)
     split_vm = lost_by_window(r_vm, rate, t_start, w)
+    dups_vm = dup_by_window(r_vm, rate, t_start, w)
     tunnel_in = m.stats(dst)["tunnel_in"]["packets"]
     print(f"{src} -> {dst} at {rate} pps each way:")
     print(f"  client -> vm1: sent {r_vm['sent']} received {r_vm['received']} lost "
           f"{r_vm['lost']} (VF unplug {split_vm['vf_unplug']}, STOP {split_vm['stop']}, VF "
           f"plug {split_vm['vf_plug']}, other {split_vm['other']}) duplicated "
-          f"{r_vm['duplicated']}")
+          f"{r_vm['duplicated']} (VF unplug {dups_vm['vf_unplug']}, STOP {dups_vm['stop']}, "
+          f"VF plug {dups_vm['vf_plug']}, other {dups_vm['other']})")
     print(f"  vm1 -> client: sent {r_cl['sent']} received {r_cl['received']} lost "
-          f"{r_cl['lost']} in {r_cl['lost_runs_total']} run(s) duplicated "
-          f"{r_cl['duplicated']} reordered {r_cl['reordered']}")
+          f"{r_cl['lost']} (runs {r_cl['lost_runs']}) duplicated {r_cl['duplicated']} "
+          f"reordered {r_cl['reordered']}")
     print(f"  QEMU's taps: {stuck} frames never read on {src} (STOP), "
           f"{max(queued['plug'], 0)} queued on {dst} when the VF was plugged; the tunnel "
           f"carried {retired['forwarded']} frames ({tunnel_in} taken on {dst})")
-    return dict(rx=r_vm, tx=r_cl, split_rx=split_vm, stuck=stuck,
+    return dict(rx=r_vm, tx=r_cl, split_rx=split_vm, dups_rx=dups_vm, stuck=stuck, rate=rate,
                 forwarded=retired["forwarded"], tunnel_in=tunnel_in)
 
 
@@ -146,11 +148,17 @@ def check_host_side(m, src, f):
     dst = other(src)
     rx, tx, srx = f["rx"], f["tx"], f["split_rx"]
     assert srx["other"] == 0, (srx, rx["lost_runs"])
+    # Twice only where the guest switched devices with copies on both paths
+    # (one path lagging behind the other: the handover's premise fails).
+    assert f["dups_rx"]["other"] == 0 and f["dups_rx"]["stop"] == 0, (f["dups_rx"], rx)
     assert srx["stop"] == f["stuck"], (srx, f["stuck"], rx["lost_runs"])
     # The guest's own stream goes one path at a time: nothing twice, and
-    # one run lost at most -- what it sent into its VF as the VF went.  (It
-    # was paused: its frames left later than due, so they are not placed.)
-    assert tx["lost_runs_total"] <= 1 and tx["duplicated"] == 0, tx
+    # one stretch lost at most, of less than 10 ms of its frames -- what it
+    # sent into its VF as the VF went.  (It was paused with the VM: its
+    # frames left later than due, so they are not placed in time.)
+    runs = tx["lost_runs"]
+    assert tx["duplicated"] == 0 and tx["lost_runs_total"] == len(runs), tx
+    assert not runs or runs[-1][1] - runs[0][0] < f["rate"] // 100, runs
     assert rx["received"] + rx["lost"] == rx["sent"], rx
     # Every frame hostA forwarded, hostB took; none was refused.
     assert f["forwarded"] == f["tunnel_in"] and f["forwarded"] > 0, f
@@ -175,13 +183,12 @@ def test_migration_at_100kpps_each_way(mig):
 
 
 def test_migration_there_and_back_at_50kpps(mig):
-    """At a rate the lab's QEMU keeps up with, also nothing duplicated,
-    and the same again from hostB back to hostA."""
+    """At a rate the lab's QEMU keeps up with (the windows small), and the
+    same again from hostB back to hostA."""
     m = mig()
     m.queues()
     m.assigned("hostA")
     for src in ("hostA", "hostB"):
         f = migrate_under_meter(m, src, 50000)
         check_host_side(m, src, f)
-        assert f["rx"]["duplicated"] == 0, f["rx"]
         assert f["rx"]["paths"][0] == "vf" and "virtio" in f["rx"]["paths"], f["rx"]
