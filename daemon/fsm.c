@@ -25,6 +25,9 @@
  *  - Migration cells follow DESIGN section 5.  `migrate out --begin` holds
  *    a handover (one copy on each path) until the VF is gone; `--to`
  *    needs the VF released (handover in legacy mode, or emulated).
+ *  - `migrate done`: the VM runs here, on its tap -- or, when the port
+ *    already has its VF here (`migrate in --vf`), in a handover that waits
+ *    for the guest to take it (nothing else would tell the port).
  *  - `migrate abort` puts the VM back where it runs: from handover or
  *    outgoing the VM resumes here (waiting in handover for the guest's VF
  *    when there is one, so that nothing is lost whichever path the guest
@@ -124,7 +127,7 @@ static const struct cell table[PS_COUNT][FE_COUNT] = {
 		[FE_TAP_GONE] = STAY,
 		[FE_MIGRATE_BEGIN] = REFUSE,
 		[FE_MIGRATE_OUT] = REFUSE,
-		[FE_MIGRATE_DONE] = TO(PS_EMULATED),
+		[FE_MIGRATE_DONE] = RESUME,	/* emulated, or a handover to a VF here */
 		[FE_MIGRATE_ABORT] = REMOVE,	/* the VM never ran here */
 	},
 };

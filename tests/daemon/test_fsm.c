@@ -52,7 +52,7 @@ static const struct want spec[PS_COUNT][FE_COUNT] = {
 	[PS_EMULATED] = { T_VF(PS_ASSIGNED), S_TAP, HOLD_BOTH, S, ARR, S, S, S, S_TAP,
 			  T(PS_OUTGOING), R, S },
 	[PS_OUTGOING] = { R, R, R, S, S, S, S, S, R, S, R, RES },
-	[PS_INCOMING] = { R, R, R, S, S, S, S, S, R, R, T(PS_EMULATED), RM },
+	[PS_INCOMING] = { R, R, R, S, S, S, S, S, R, R, RES, RM },
 };
 
 static void check_cell(enum port_state s, enum fsm_event ev, bool vf, bool tap)

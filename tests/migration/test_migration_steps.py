@@ -249,6 +249,23 @@ def test_retire_after_grace_period(mig):
     assert ev["reason"] == "grace_period" and m.state(A) is None
 
 
+def test_vf_named_at_migrate_in(mig):
+    """migrate in --vf: the port knows its VF before it exists; when QEMU
+    plugs it on the destination, the port hands over by itself (no port
+    set), and assigned once the guest sends through it."""
+    m = mig()
+    m.assigned(A)
+    m.j(B, "migrate", "in", VM, "--mac", m.mac, "--tap", m.g["tap"], "--from", A,
+        "--vf", m.g["host_vf"])
+    step_begin(m, A)
+    step_unplug(m, A)
+    step_out(m, A, B)
+    assert step_move_done(m, B)["state"] == "emulated"      # no VF here yet
+    m.plug(B)
+    m.assigned(B)
+    flows(m)
+
+
 # ---- refusals ---------------------------------------------------------------------
 
 def test_steps_out_of_order_are_refused(mig):
