@@ -213,6 +213,14 @@ class Mig:
             semilab.ip_batch(self.lab.ns(h), [f"link set dev {self.g['tap']} txqueuelen {n}"])
         semilab.ip_batch(self.g["ns"], [f"link set dev {self.g['virtio']} txqueuelen {n}"])
 
+    def virtio_queued(self):
+        """Frames the guest handed to its virtio interface that QEMU (the
+        relay) has not read yet."""
+        gs = self.lab.guest_stats(VM)
+        ls = self.lab.link_stats(VM, self.g["virtio"])
+        sent = gs["tx_virtio"]["packets"] + gs["tx_virtio_vf_down"]["packets"]
+        return sent - ls["tx_packets"] - ls["tx_dropped"]
+
     # -- the VF ----------------------------------------------------------------
 
     def unplug(self):
@@ -355,29 +363,33 @@ def ipv4_udp(src, dst, sport, dport, payload):
     return ip + struct.pack("!HHHH", sport, dport, ulen, 0) + payload
 
 
-def by_window(runs, total, rate, start_ns, windows, margin_ms=40):
+def by_window(runs, total, rate, start_ns, windows, lag_ns=0, margin_ms=40):
     """Place runs of frames ([first, last] sequence numbers, as semi-meter
     lists lost and duplicated ones) in named windows {name: (t0, t1)}
-    (CLOCK_MONOTONIC ns) by when their frames were due at the sender
-    (start_ns + seq / rate), within margin_ms; runs outside every window
-    are "other", and so are frames beyond the runs listed (total: all the
-    frames).  Returns {name: frames}."""
+    (CLOCK_MONOTONIC ns) by when their frames left the sender: due at
+    start_ns + seq / rate, and no later than lag_ns after that (how far
+    behind its schedule the sender fell, at most); a run goes to the first
+    window within margin_ms of that.  Runs near no window are "other", and
+    so are frames beyond the runs listed (total: all the frames).  Returns
+    {name: frames}."""
     out = {name: 0 for name in windows}
     out["other"] = 0
+    m = margin_ms * 1e6
     for first, last in runs:
-        due = start_ns + first * 1e9 / rate
-        name = next((n for n, (a, b) in windows.items()
-                     if a - margin_ms * 1e6 <= due <= b + margin_ms * 1e6), "other")
+        sent0 = start_ns + first * 1e9 / rate
+        sent1 = start_ns + last * 1e9 / rate + lag_ns
+        name = next((n for n, (a, b) in windows.items() if sent0 <= b + m and sent1 >= a - m),
+                    "other")
         out[name] += last - first + 1
     out["other"] += total - sum(b - a + 1 for a, b in runs)
     return out
 
 
-def lost_by_window(rx, rate, start_ns, windows, margin_ms=40):
+def lost_by_window(rx, rate, start_ns, windows, lag_ns=0):
     """The receiver's lost frames by window (see by_window)."""
-    return by_window(rx["lost_runs"], rx["lost"], rate, start_ns, windows, margin_ms)
+    return by_window(rx["lost_runs"], rx["lost"], rate, start_ns, windows, lag_ns)
 
 
-def dup_by_window(rx, rate, start_ns, windows, margin_ms=40):
+def dup_by_window(rx, rate, start_ns, windows, lag_ns=0):
     """The receiver's duplicated frames by window (see by_window)."""
-    return by_window(rx["dup_runs"], rx["duplicated"], rate, start_ns, windows, margin_ms)
+    return by_window(rx["dup_runs"], rx["duplicated"], rate, start_ns, windows, lag_ns)

@@ -83,9 +83,7 @@ def migrate_under_meter(m, src, rate):
     #    queued for virtio still goes out, as QEMU migrates a descriptor in
     #    flight), then QEMU stops reading its tap, then the STOP hook.
     os.kill(tx_vm.proc.pid, signal.SIGSTOP)
-    before = -1
-    while before != (now := lab.relay_poll(VM)["to_host"]["frames"]):
-        before = now
+    lab.wait_for("the guest's virtio queue to drain", lambda: m.virtio_queued() <= 0)
     t = time.monotonic_ns()
     lab.pause(VM)
     rep = m.req(src, "migrate.out", name=VM, to=dst)
@@ -116,15 +114,17 @@ def migrate_under_meter(m, src, rate):
         if ev.get("event") == "port" and ev.get("action") == "retired":
             retired = ev
     ws.close()
-    tx_cl.result()
+    sent_cl = tx_cl.result()["tx"]
     tx_vm.result()
     r_vm, r_cl = rx_vm.result()["rx"], rx_cl.result()["rx"]
+    # The client's sender fell this far behind its schedule at most.
+    lag = max(0, int((sent_cl["seconds"] - SECONDS) * 1e9))
     stuck = rx_tap_src - lab.relay_stats(VM, src)["to_guest"]["frames"] - base
     # What was queued at STOP, or at the plug, had been sent that much earlier.
     w["stop"] = (w["stop"][0] - int(stuck * 1e9 / rate), w["stop"][1])
     w["vf_plug"] = (t_set - int(max(queued["plug"], 0) * 1e9 / rate), t)
-    split_vm = lost_by_window(r_vm, rate, t_start, w)
-    dups_vm = dup_by_window(r_vm, rate, t_start, w)
+    split_vm = lost_by_window(r_vm, rate, t_start, w, lag)
+    dups_vm = dup_by_window(r_vm, rate, t_start, w, lag)
     tunnel_in = m.stats(dst)["tunnel_in"]["packets"]
     print(f"{src} -> {dst} at {rate} pps each way:")
     print(f"  client -> vm1: sent {r_vm['sent']} received {r_vm['received']} lost "
@@ -153,12 +153,12 @@ def check_host_side(m, src, f):
     assert f["dups_rx"]["other"] == 0 and f["dups_rx"]["stop"] == 0, (f["dups_rx"], rx)
     assert srx["stop"] == f["stuck"], (srx, f["stuck"], rx["lost_runs"])
     # The guest's own stream goes one path at a time: nothing twice, and
-    # one stretch lost at most, of less than 10 ms of its frames -- what it
-    # sent into its VF as the VF went.  (It was paused with the VM: its
+    # one stretch lost at most, within 100 ms of its frames -- what it sent
+    # into its VF as the VF went.  (It was paused with the VM: its
     # frames left later than due, so they are not placed in time.)
     runs = tx["lost_runs"]
     assert tx["duplicated"] == 0 and tx["lost_runs_total"] == len(runs), tx
-    assert not runs or runs[-1][1] - runs[0][0] < f["rate"] // 100, runs
+    assert not runs or runs[-1][1] - runs[0][0] < f["rate"] // 10, runs
     assert rx["received"] + rx["lost"] == rx["sent"], rx
     # Every frame hostA forwarded, hostB took; none was refused.
     assert f["forwarded"] == f["tunnel_in"] and f["forwarded"] > 0, f
