@@ -212,16 +212,57 @@ void control_event(struct netd *d, const char *port, json_object *ev, bool is_st
 	json_object_put(ev);
 }
 
-static void conn_request(struct conn *c, char *line, size_t len)
+/*
+ * port.add requests that arrive together -- a client that sends many
+ * before it reads a reply, as an orchestrator adding a host's VMs does --
+ * are applied as they come and written to the state file once, before
+ * any of their replies (DESIGN invariant 5 holds for each: group commit).
+ * Any other line ends the batch first, so replies keep the requests' order.
+ */
+#define BATCH_MAX	1024
+
+struct batch {
+	struct request req[BATCH_MAX];
+	json_object *reply[BATCH_MAX];
+	size_t n;
+};
+
+static void batch_flush(struct conn *c, struct batch *b)
+{
+	size_t k;
+
+	if (!b || !b->n)
+		return;
+	if (b->n == 1)
+		b->reply[0] = handle_request(c->d, c, &b->req[0]);
+	else
+		handle_port_add_batch(c->d, c, b->req, b->n, b->reply);
+	for (k = 0; k < b->n; k++) {
+		if (!c->dead)	/* the client may be gone: the changes stand */
+			conn_send_obj(c, b->reply[k]);
+		json_object_put(b->reply[k]);
+		request_free(&b->req[k]);
+	}
+	b->n = 0;
+}
+
+static void conn_request(struct conn *c, char *line, size_t len, struct batch *b)
 {
 	struct proto_error err = {};
 	struct request req;
 	json_object *reply;
 
 	if (proto_parse_request(line, len, &req, &err)) {
+		batch_flush(c, b);
 		pr_debug("client %llu: %s: %s", (unsigned long long)c->id, err.code, err.message);
 		reply = proto_reply_err(req.id, err.code, err.message);
+	} else if (b && req.cmd->id == CMD_PORT_ADD) {
+		b->req[b->n++] = req;
+		if (b->n == BATCH_MAX)
+			batch_flush(c, b);
+		return;
 	} else {
+		batch_flush(c, b);
 		reply = handle_request(c->d, c, &req);
 	}
 	conn_send_obj(c, reply);
@@ -230,7 +271,7 @@ static void conn_request(struct conn *c, char *line, size_t len)
 }
 
 /* Answer the buffered lines while the output has room. */
-static void conn_process(struct conn *c)
+static void conn_process(struct conn *c, struct batch *b)
 {
 	while (!c->dead && conn_pending(c) < OUT_HIGH && c->d->stop == NETD_RUN) {
 		char *line;
@@ -243,6 +284,7 @@ static void conn_process(struct conn *c)
 			json_object *o;
 			char msg[128];
 
+			batch_flush(c, b);
 			snprintf(msg, sizeof(msg), "request longer than %d bytes: skipped up "
 				 "to its end of line", PROTO_MAX_LINE);
 			o = proto_reply_err(NULL, E_TOO_LONG, msg);
@@ -250,18 +292,19 @@ static void conn_process(struct conn *c)
 			json_object_put(o);
 			continue;
 		}
-		conn_request(c, line, len);
+		conn_request(c, line, len, b);
 	}
 }
 
-static void conn_read(struct conn *c)
+/* Read and answer until the socket has nothing more; b: the batch. */
+static void conn_read_batch(struct conn *c, struct batch *b)
 {
 	for (;;) {
 		char *space;
 		size_t size;
 		ssize_t n;
 
-		conn_process(c);
+		conn_process(c, b);
 		if (c->dead || conn_pending(c) >= OUT_HIGH || c->close_after_flush ||
 		    c->d->stop != NETD_RUN)
 			return;
@@ -286,7 +329,8 @@ static void conn_read(struct conn *c)
 		}
 		if (n == 0) {
 			/* The client is done sending: answer what it sent, then close. */
-			conn_process(c);
+			conn_process(c, b);
+			batch_flush(c, b);
 			c->close_after_flush = true;
 			if (!conn_pending(c))
 				conn_kill(c);
@@ -294,6 +338,19 @@ static void conn_read(struct conn *c)
 		}
 		linebuf_commit(&c->in, (size_t)n);
 	}
+}
+
+static void conn_read(struct conn *c)
+{
+	struct batch *b = malloc(sizeof(*b));
+
+	/* Without memory for a batch, one request at a time. */
+	if (b)
+		b->n = 0;
+	conn_read_batch(c, b);
+	if (b)
+		batch_flush(c, b);
+	free(b);
 }
 
 static void conn_io(struct netd *d, struct evsrc *src, uint32_t events)

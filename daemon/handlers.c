@@ -101,23 +101,80 @@ static json_object *with_warnings(struct netd *d, struct port *p)
 	return o;
 }
 
+static void port_add_rec(struct request *req, struct port_rec *r)
+{
+	int m;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "%s", args_str(req->args, "name", ""));
+	proto_mac_parse(args_str(req->args, "mac", ""), r->mac);
+	r->vlan = (uint16_t)args_int(req->args, "vlan", 0);
+	snprintf(r->vf, sizeof(r->vf), "%s", args_str(req->args, "vf", ""));
+	snprintf(r->tap, sizeof(r->tap), "%s", args_str(req->args, "tap", ""));
+	m = port_mode_parse(args_str(req->args, "mode", "representor"));
+	r->mode = m < 0 ? PM_REPRESENTOR : (enum port_mode)m;
+}
+
 static json_object *h_port_add(struct netd *d, struct conn *c, struct request *req)
 {
 	struct netd_err e = {};
-	struct port_rec r = {};
+	struct port_rec r;
 	struct port *p;
-	int m;
 
-	snprintf(r.name, sizeof(r.name), "%s", args_str(req->args, "name", ""));
-	proto_mac_parse(args_str(req->args, "mac", ""), r.mac);
-	r.vlan = (uint16_t)args_int(req->args, "vlan", 0);
-	snprintf(r.vf, sizeof(r.vf), "%s", args_str(req->args, "vf", ""));
-	snprintf(r.tap, sizeof(r.tap), "%s", args_str(req->args, "tap", ""));
-	m = port_mode_parse(args_str(req->args, "mode", "representor"));
-	r.mode = m < 0 ? PM_REPRESENTOR : (enum port_mode)m;
+	port_add_rec(req, &r);
 	if (port_add(d, &r, &p, &e))
 		return err_reply(req, &e);
 	return proto_reply_ok(req->id, with_warnings(d, p));
+}
+
+/*
+ * Group commit: each port is added as by port.add, the state file is
+ * written once for all of them, and only then is any reply made.  When
+ * that write fails, every port of the batch is taken out again and each
+ * request gets the state_file error (as a single port.add would).
+ */
+void handle_port_add_batch(struct netd *d, struct conn *c, struct request *reqs, size_t n,
+			   json_object **replies)
+{
+	struct port **staged = calloc(n, sizeof(*staged));
+	struct netd_err e = {};
+	bool any = false;
+	struct port_rec r;
+	size_t k;
+
+	if (!staged) {
+		for (k = 0; k < n; k++)
+			replies[k] = handle_request(d, c, &reqs[k]);
+		return;
+	}
+	pr_debug("client %llu: %zu port.add at once", (unsigned long long)c->id, n);
+	for (k = 0; k < n; k++) {
+		struct netd_err ek = {};
+
+		port_add_rec(&reqs[k], &r);
+		if (port_add_stage(d, &r, &staged[k], &ek)) {
+			staged[k] = NULL;
+			replies[k] = err_reply(&reqs[k], &ek);
+		} else {
+			any = true;
+		}
+	}
+	if (any && ports_save(d, &e)) {
+		for (k = n; k-- > 0;) {
+			if (!staged[k])
+				continue;
+			port_add_unstage(d, staged[k]);
+			staged[k] = NULL;
+			replies[k] = err_reply(&reqs[k], &e);
+		}
+	}
+	for (k = 0; k < n; k++) {
+		if (!staged[k])
+			continue;
+		port_add_finish(d, staged[k]);
+		replies[k] = proto_reply_ok(reqs[k].id, with_warnings(d, staged[k]));
+	}
+	free(staged);
 }
 
 static json_object *h_port_del(struct netd *d, struct conn *c, struct request *req)

@@ -178,6 +178,11 @@ void ports_free(struct netd *d);
 /* Commands (each saves the state file before returning 0). */
 int port_add(struct netd *d, const struct port_rec *want, struct port **out,
 	     struct netd_err *e);
+/* port_add without the state file, for a batch saved once (control.c). */
+int port_add_stage(struct netd *d, const struct port_rec *want, struct port **out,
+		   struct netd_err *e);
+void port_add_unstage(struct netd *d, struct port *p);
+void port_add_finish(struct netd *d, struct port *p);
 int port_del(struct netd *d, const char *name, struct netd_err *e);
 int port_set(struct netd *d, struct port *p, json_object *args, struct netd_err *e);
 /* changed: false when the port already was where the switch puts it. */
@@ -280,5 +285,8 @@ void conn_set_watch(struct conn *c, bool on, bool stats, const char *port);
 /* ---- handlers.c ---- */
 /* Run one validated request; always produces exactly one reply. */
 json_object *handle_request(struct netd *d, struct conn *c, struct request *req);
+/* n port.add requests, one state file write; replies[k] answers reqs[k]. */
+void handle_port_add_batch(struct netd *d, struct conn *c, struct request *reqs, size_t n,
+			   json_object **replies);
 
 #endif

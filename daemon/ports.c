@@ -513,8 +513,13 @@ int port_check_unique(struct netd *d, const struct port_rec *r, const struct por
 	return 0;
 }
 
-int port_add(struct netd *d, const struct port_rec *want, struct port **out,
-	     struct netd_err *e)
+/*
+ * port.add in three steps, so that a batch of them (control.c) is written
+ * to the state file once: stage (checks, datapath, table), then either
+ * finish (after the state file has it: watchers, bridge) or unstage.
+ */
+int port_add_stage(struct netd *d, const struct port_rec *want, struct port **out,
+		   struct netd_err *e)
 {
 	struct fsm_result res = { .kind = FK_TO };
 	struct fsm_facts f;
@@ -558,22 +563,47 @@ int port_add(struct netd *d, const struct port_rec *want, struct port **out,
 	p->r.vf_tx_base = port_vf_tx(d, p);	/* a new port's counters start at 0 */
 	/* Counter deltas for watchers count from here. */
 	p->have_last = semi_port_stats_get_id(d->dp, p->id, &p->last) == 0;
-	err = ports_save(d, e);
-	if (err)
-		goto out_table;
-	emit_simple(d, p->r.name, "port", "action", "added", NULL, NULL);
-	emit_state(d, p, PS_COUNT, "port_add", 0);
-	bridge_sync(d, p);
-	ports_rearm_handover(d);
 	*out = p;
 	return 0;
 
-out_table:
-	port_table_remove(d, p);
 out_dp:
 	port_dp_remove(d, &p->r);
 	port_destroy(d, p);
 	return err;
+}
+
+void port_add_unstage(struct netd *d, struct port *p)
+{
+	port_table_remove(d, p);
+	port_dp_remove(d, &p->r);
+	port_destroy(d, p);
+}
+
+void port_add_finish(struct netd *d, struct port *p)
+{
+	emit_simple(d, p->r.name, "port", "action", "added", NULL, NULL);
+	emit_state(d, p, PS_COUNT, "port_add", 0);
+	bridge_sync(d, p);
+	ports_rearm_handover(d);
+}
+
+int port_add(struct netd *d, const struct port_rec *want, struct port **out,
+	     struct netd_err *e)
+{
+	struct port *p;
+	int err;
+
+	err = port_add_stage(d, want, &p, e);
+	if (err)
+		return err;
+	err = ports_save(d, e);
+	if (err) {
+		port_add_unstage(d, p);
+		return err;
+	}
+	port_add_finish(d, p);
+	*out = p;
+	return 0;
 }
 
 int port_del(struct netd *d, const char *name, struct netd_err *e)
