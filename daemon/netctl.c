@@ -861,7 +861,8 @@ int main(int argc, char **argv)
 	};
 	const struct cmd_spec *cmd = NULL;
 	json_object *req, *args, *local, *reply = NULL;
-	struct linebuf lb = {};
+	/* A reply can be long (status of thousands of ports), unlike a request. */
+	struct linebuf lb = { .max_line = NETCTL_MAX_REPLY };
 	const char *why = NULL, *env;
 	int c, fd = -1, err = 0, ret, nwords = 0, send_err = 0;
 	bool want_help = false;

@@ -230,10 +230,14 @@ const struct arg_spec *proto_arg_find(const struct cmd_spec *c, const char *key)
 
 /* ---- line framing ---- */
 
-#define LB_MAX	(PROTO_MAX_LINE + PROTO_READ_CHUNK)
+static size_t lb_line_max(const struct linebuf *lb)
+{
+	return lb->max_line ? lb->max_line : PROTO_MAX_LINE;
+}
 
 int linebuf_space(struct linebuf *lb, char **space, size_t *size)
 {
+	size_t max = lb_line_max(lb) + PROTO_READ_CHUNK;
 	size_t want;
 
 	/* Consumed bytes go first: what is held is one partial line at most. */
@@ -243,16 +247,16 @@ int linebuf_space(struct linebuf *lb, char **space, size_t *size)
 		lb->start = 0;
 	}
 	want = lb->len + PROTO_READ_CHUNK;
-	if (want > LB_MAX)
-		want = LB_MAX;
+	if (want > max)
+		want = max;
 	if (want > lb->cap) {
 		size_t cap = lb->cap ? lb->cap : 4096;
 		char *p;
 
 		while (cap < want)
 			cap *= 2;
-		if (cap > LB_MAX)
-			cap = LB_MAX;
+		if (cap > max)
+			cap = max;
 		p = realloc(lb->buf, cap + 1);	/* + the terminator of a last line */
 		if (!p)
 			return -ENOMEM;
@@ -290,7 +294,7 @@ enum lb_result linebuf_next(struct linebuf *lb, char **line, size_t *len)
 		}
 		if (!nl) {
 			/* No newline yet and no room left for one: too long. */
-			if (avail >= PROTO_MAX_LINE) {
+			if (avail >= lb_line_max(lb)) {
 				lb->start = lb->len = 0;
 				lb->skipping = true;
 				return LB_TOO_LONG;
@@ -299,7 +303,7 @@ enum lb_result linebuf_next(struct linebuf *lb, char **line, size_t *len)
 		}
 		n = (size_t)(nl - s);
 		lb->start += n + 1;
-		if (n + 1 > PROTO_MAX_LINE)
+		if (n + 1 > lb_line_max(lb))
 			return LB_TOO_LONG;
 		if (n && s[n - 1] == '\r')
 			n--;

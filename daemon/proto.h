@@ -112,12 +112,13 @@ const struct arg_spec *proto_arg_find(const struct cmd_spec *c, const char *key)
 /*
  * Bytes in, lines out, pulled one at a time so that a reader can stop
  * between two lines (a congested connection reads no further).  Never more
- * than PROTO_MAX_LINE + PROTO_READ_CHUNK bytes are held.  A line that does
- * not fit is reported once (LB_TOO_LONG) and skipped up to its newline;
- * the next line is read normally.  '\r' before '\n' is dropped; blank lines
- * are skipped.
+ * than max_line (default PROTO_MAX_LINE) + PROTO_READ_CHUNK bytes are held.
+ * A line that does not fit is reported once (LB_TOO_LONG) and skipped up
+ * to its newline; the next line is read normally.  '\r' before '\n' is
+ * dropped; blank lines are skipped.
  */
 #define PROTO_READ_CHUNK	16384
+#define NETCTL_MAX_REPLY	(256u << 20)	/* semi-netctl's limit on a reply line */
 
 struct linebuf {
 	char *buf;
@@ -125,6 +126,7 @@ struct linebuf {
 	size_t len;		/* bytes held, from buf[0] */
 	size_t cap;
 	bool skipping;		/* inside an overlong line */
+	size_t max_line;	/* 0: PROTO_MAX_LINE; the client takes longer replies */
 };
 
 enum lb_result {

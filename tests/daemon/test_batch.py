@@ -62,3 +62,15 @@ def test_batch_undone_when_the_state_file_cannot_be_written(host, netd):
     reps = pipelined(d, [add(i) for i in range(5)])
     assert all(r["ok"] for r in reps), reps
     assert len(d.read_state()["ports"]) == 6
+
+
+def test_netctl_reads_a_status_longer_than_a_request_line(host, netd):
+    """A reply is not bound by the request limit (64 KiB): status of 400
+    ports is ~90 KiB of JSON on one line."""
+    d = netd(host)
+    reps = pipelined(d, [add(i) for i in range(400)])
+    assert all(r["ok"] for r in reps)
+    st = d.j("status")
+    assert st["ports_total"] == 400 and len(st["ports"]) == 400
+    table = d.ctl("status", check=0).stdout
+    assert "b399" in table
