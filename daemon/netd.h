@@ -135,6 +135,7 @@ struct netd {
 
 	struct timer *timers;
 	struct timer t_handover, t_stats, t_save;
+	uint64_t handover_round_ns;	/* the last handover round took */
 
 	/* Live migration. */
 	struct peer peers[NETD_MAX_PEERS];

@@ -396,6 +396,23 @@ void port_enter(struct netd *d, struct port *p, const struct fsm_result *res)
 		p->r.vf_tx_base = port_vf_tx(d, p);
 }
 
+/*
+ * A round reads the counters of every waiting port, one syscall each: with
+ * thousands waiting (a host's VMs that have not sent through their VF yet)
+ * a round every handover_poll_ms would keep the daemon busy.  The period
+ * stretches so that the rounds take at most 1/HANDOVER_DUTY of the time;
+ * nothing is lost by waiting longer (handover delivers on both paths).
+ */
+#define HANDOVER_DUTY	20
+
+static uint64_t handover_period(const struct netd *d)
+{
+	uint64_t min = (uint64_t)d->cfg.handover_poll_ms * 1000000ull;
+
+	return d->handover_round_ns * HANDOVER_DUTY > min ?
+	       d->handover_round_ns * HANDOVER_DUTY : min;
+}
+
 void ports_rearm_handover(struct netd *d)
 {
 	for (size_t i = 0; i < d->nports; i++) {
@@ -403,8 +420,7 @@ void ports_rearm_handover(struct netd *d)
 
 		if (p->r.state == PS_HANDOVER && p->r.handover == FH_WAIT) {
 			if (!d->t_handover.armed)
-				timer_arm(d, &d->t_handover,
-					  (uint64_t)d->cfg.handover_poll_ms * 1000000ull);
+				timer_arm(d, &d->t_handover, handover_period(d));
 			return;
 		}
 	}
@@ -986,6 +1002,7 @@ void ports_handover_tick(struct netd *d, struct timer *t)
 	}
 	if (changed)
 		ports_save_soon(d);
+	d->handover_round_ns = now_ns() - t0;
 	ports_rearm_handover(d);
 }
 
