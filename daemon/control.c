@@ -31,6 +31,7 @@
 #endif
 
 #define OUT_HIGH	(1u << 20)	/* stop reading requests above this */
+#define TRIM_REPLY	(256u << 10)	/* a reply this long gives memory back */
 #define OUT_EVENTS_MAX	(4u << 20)	/* drop watch events above this */
 
 static void conn_io(struct netd *d, struct evsrc *src, uint32_t events);
@@ -126,6 +127,9 @@ static void conn_send_obj(struct conn *c, json_object *o)
 		       (unsigned long long)c->id);
 		conn_kill(c);
 	}
+	/* Its object tree was many times its length: see run_loop(). */
+	if (line && len >= TRIM_REPLY)
+		c->d->trim_heap = true;
 	free(line);
 }
 

@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -358,6 +359,15 @@ static void run_loop(struct netd *d)
 		if (d->save_pending && d->stop != NETD_FLUSHED)
 			ports_save(d, NULL);
 		control_reap(d);
+		/*
+		 * A state file or a reply of thousands of ports is built as a
+		 * tree of objects many times its size; glibc keeps the freed
+		 * pages unless asked, and RSS would stay at the peak.
+		 */
+		if (d->trim_heap) {
+			d->trim_heap = false;
+			malloc_trim(0);
+		}
 	}
 }
 

@@ -124,6 +124,7 @@ struct netd {
 	uint64_t generation;		/* of the state file */
 	bool state_dirty;		/* a save failed: retried by a timer */
 	bool save_pending;		/* an automatic change waits for the loop's end */
+	bool trim_heap;			/* a large transient was freed: see run_loop() */
 
 	uint32_t uplink_ifindex;	/* 0 absent or not attached */
 	bool uplink_attached;

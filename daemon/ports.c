@@ -157,6 +157,8 @@ void ports_free(struct netd *d)
 
 /* ---- the state file ---- */
 
+#define TRIM_PORTS	256	/* a save of this many ports gives memory back */
+
 int ports_save(struct netd *d, struct netd_err *e)
 {
 	struct state_doc doc = {};
@@ -178,6 +180,8 @@ int ports_save(struct netd *d, struct netd_err *e)
 	ret = statefile_save(d->cfg.state, &doc, err, sizeof(err));
 	free(doc.ports);
 	free(doc.peers);
+	if (doc.n >= TRIM_PORTS)
+		d->trim_heap = true;	/* a large transient: see run_loop() */
 	if (ret) {
 		pr_warn("%s", err);
 		nerr_set(e, E_STATE_FILE, "%s", err);
