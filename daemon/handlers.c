@@ -472,8 +472,8 @@ static json_object *h_not_implemented(struct netd *d, struct conn *c, struct req
 {
 	char msg[160];
 
-	snprintf(msg, sizeof(msg), "%s is not implemented yet: it arrives with live migration "
-		 "support (DESIGN section 5)", req->cmd->words);
+	snprintf(msg, sizeof(msg), "%s is not implemented by this semi-netd %s", req->cmd->words,
+		 NETD_VERSION);
 	return proto_reply_err(req->id, E_NOT_IMPLEMENTED, msg);
 }
 
