@@ -165,8 +165,14 @@ int peers_init(struct netd *d, const struct state_doc *doc)
 	if (err)
 		return err;
 	for (int i = 0; i < d->cfg.n_peers; i++) {
-		struct peer *p = &d->peers[d->npeers++];
+		struct peer *p;
 
+		/* One list for every host: this one is no peer of itself. */
+		if (!strcmp(d->cfg.peers[i].name, d->cfg.host)) {
+			pr_info("peer %s is this host: skipped", d->cfg.host);
+			continue;
+		}
+		p = &d->peers[d->npeers++];
 		memset(p, 0, sizeof(*p));
 		p->cfg = d->cfg.peers[i];
 		p->ipv4 = inet_pton(AF_INET, p->cfg.address, &p->ip) == 1;
