@@ -463,13 +463,6 @@ int config_parse(struct netd_config *c, const char *file, const char *text, size
 	json_object_put(root);
 	if (ret)
 		return ret;
-	for (int i = 0; i < c->n_peers; i++) {
-		if (c->host[0] && !strcmp(c->peers[i].name, c->host)) {
-			snprintf(err, errlen, "config %s: key 'peers[%d].name': \"%s\" is this host "
-				 "(key 'host')", file, i, c->host);
-			return -EINVAL;
-		}
-	}
 	if (c->socket_group[0]) {
 		struct group *g = getgrnam(c->socket_group);
 
