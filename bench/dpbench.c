@@ -10,6 +10,9 @@
  *             the library call to the first frame on the new path, and the
  *             counts that show loss and duplicates
  *   bulk      the same for a bulk switch of many ports (one bank flip)
+ *   ctlswitch the same through semi-netd: a `switch` request on its control
+ *             socket (or a semi-netctl process), timed from the request to
+ *             the first frame on the new path and to the "ok"
  *   tapsink   read a real tap as QEMU would, count semi-pktgen's frames
  *
  * switch and bulk count with semi-count's program (bench/counter.c) with
@@ -30,7 +33,10 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
@@ -67,6 +73,8 @@ struct config {
 	const char *rx_a;
 	const char *rx_b;
 	const char *paths;
+	const char *socket;
+	const char *netctl;
 	uint32_t switches;
 	uint32_t interval_us;
 	uint32_t timeout_ms;
@@ -107,6 +115,9 @@ static const struct opt options[] = {
 	O("rx-b", 0, OPT_STR, rx_b, "NS:IFNAME", "... of the second path"),
 	O("paths", 0, OPT_STR, paths, "A,B",
 	  "switch, bulk: the two paths to alternate (default vf,tap)"),
+	O("socket", 0, OPT_STR, socket, "PATH", "ctlswitch: semi-netd's control socket"),
+	O("netctl", 0, OPT_STR, netctl, "BIN",
+	  "ctlswitch: run BIN (semi-netctl) per switch instead of using the socket"),
 	O("switches", 'c', OPT_U32, switches, "N",
 	  "switch, bulk: how many switches (default 1000)", .min = 1, .max = 1000000),
 	O("interval-us", 0, OPT_U32, interval_us, "USEC",
@@ -128,7 +139,7 @@ static const struct opt options[] = {
 };
 
 static const char usage[] =
-	"VERB [options]   (VERB: redirect cost ports switch bulk tapsink)";
+	"VERB [options]   (VERB: redirect cost ports switch bulk ctlswitch tapsink)";
 static const char description[] =
 	"Measure what the benchmarks need (bench/bench.py runs it):\n"
 	"  redirect --dev D --to T       bare devmap redirect on D until EOF/signal\n"
@@ -136,8 +147,9 @@ static const char description[] =
 	"  ports -i I --prefix P -n N --mac M --vf-fmt F --tap-fmt F\n"
 	"  switch -i I --port P --rx-a NS:D --rx-b NS:D [-c N] [--interval-us U]\n"
 	"  bulk -i I --prefix P -n N --rx-a NS:F --rx-b NS:F [-c N]\n"
+	"  ctlswitch --socket S --port P --rx-a NS:D --rx-b NS:D [--netctl BIN] [-c N]\n"
 	"  tapsink --dev TAP             read TAP until EOF/signal\n"
-	"switch and bulk print 'ready' once counting, wait for traffic, switch,\n"
+	"switch, bulk and ctlswitch print 'ready' once counting, wait for traffic, switch,\n"
 	"print 'switched', count until stdin EOF or SIGINT, then the result.\n"
 	"Exit: 0 done, 1 failure, 2 usage.";
 
@@ -588,6 +600,12 @@ struct sw {
 	uint64_t *lat, *call;	/* per switch: call to first frame, the call */
 	uint64_t *after;	/* the call's return to first frame, 0 if before */
 	uint32_t nlat, timeouts;
+	uint32_t before_return;	/* switches whose first frame came before the return */
+	/* ctlswitch: through semi-netd, its socket or a semi-netctl per switch */
+	bool ctl;
+	int ctl_fd;
+	char ctl_to[2][16];	/* the switch targets: vf, tap, both */
+	uint32_t ctl_id;
 };
 
 static int parse_paths(struct sw *s)
@@ -604,6 +622,8 @@ static int parse_paths(struct sw *s)
 	}
 	s->path[0] = semi_path_parse(a);
 	s->path[1] = semi_path_parse(b);
+	snprintf(s->ctl_to[0], sizeof(s->ctl_to[0]), "%s", a);
+	snprintf(s->ctl_to[1], sizeof(s->ctl_to[1]), "%s", b);
 	if (s->path[0] < 0 || s->path[1] < 0 || s->path[0] == s->path[1]) {
 		pr_warn("bad --paths '%s': two different paths, e.g. vf,tap\n", p);
 		return -EINVAL;
@@ -645,9 +665,13 @@ static volatile struct semi_count_stamp *stamp(struct sw *s, uint32_t k, int w)
 	return (volatile struct semi_count_stamp *)&s->ctr.stamps[2 * k + w];
 }
 
+static int ctl_set(struct sw *s, int w);
+
 /* Set every port to path w: the single port's word, or one bank flip. */
 static int set_path(struct sw *s, int w, bool bulk)
 {
+	if (s->ctl)
+		return ctl_set(s, w);
 	if (bulk)
 		return semi_path_set_bulk(s->dp, s->ch[w], s->nports);
 	return semi_path_set_id(s->dp, s->ids[0],
@@ -704,6 +728,8 @@ static int do_switches(struct sw *s, bool bulk)
 		cur = nw;
 		s->call[i] = t1 - t0;
 		first = first_frame(s, nw, t1 + timeout);
+		if (first && first < t1)
+			s->before_return++;
 		if (first) {
 			s->after[s->nlat] = first > t1 ? first - t1 : 0;
 			s->lat[s->nlat++] = first > t0 ? first - t0 : 0;
@@ -729,6 +755,7 @@ static json_object *sw_report(struct sw *s, const char *why)
 	json_object_object_add(o, "after_return_ns", dist_json(s->after, s->nlat));
 	json_object_object_add(o, "call_ns", dist_json(s->call, s->cfg->switches));
 	json_object_object_add(o, "timeouts", json_object_new_int(s->timeouts));
+	json_object_object_add(o, "first_before_return", json_object_new_int(s->before_return));
 	json_object_object_add(o, "total", json_object_new_uint64(t[SEMI_COUNT_FRAMES]));
 	json_object_object_add(o, "unique", json_object_new_uint64(t[SEMI_COUNT_UNIQUE]));
 	json_object_object_add(o, "duplicates", json_object_new_uint64(t[SEMI_COUNT_DUP]));
@@ -849,6 +876,179 @@ out:
 	free(s.call);
 	free(s.after);
 	semi_dp_close(s.dp);
+	return err;
+}
+
+/* ---- ctlswitch ---- */
+
+/* Port name for semi-netd's requests (checked: no quoting needed). */
+static bool plain_name(const char *n)
+{
+	for (; *n; n++)
+		if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') ||
+		      (*n >= '0' && *n <= '9') || *n == '-' || *n == '_' || *n == '.'))
+			return false;
+	return true;
+}
+
+static int ctl_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* One request line, its reply line (the connection watches nothing). */
+static int ctl_request(struct sw *s, const char *to)
+{
+	char req[256], rep[8192];
+	size_t got = 0;
+	int n;
+
+	n = snprintf(req, sizeof(req), "{\"id\":%u,\"cmd\":\"switch\",\"args\":"
+		     "{\"name\":\"%s\",\"to\":\"%s\"}}\n", ++s->ctl_id, s->cfg->port, to);
+	if (send(s->ctl_fd, req, (size_t)n, MSG_NOSIGNAL) != n)
+		return -errno ? -errno : -EIO;
+	for (;;) {
+		ssize_t r = recv(s->ctl_fd, rep + got, sizeof(rep) - 1 - got, 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			pr_warn("semi-netd closed the connection\n");
+			return -EPIPE;
+		}
+		got += (size_t)r;
+		if (memchr(rep, '\n', got))
+			break;
+		if (got == sizeof(rep) - 1) {
+			pr_warn("semi-netd's reply is longer than %zu bytes\n", got);
+			return -EPROTO;
+		}
+	}
+	rep[got] = '\0';
+	if (!strstr(rep, "\"ok\":true")) {
+		pr_warn("switch %s %s refused: %s", s->cfg->port, to, rep);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* semi-netctl -s SOCKET switch PORT TO, as a script would run it. */
+static int ctl_exec(struct sw *s, const char *to)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0)
+			dup2(null, STDOUT_FILENO);
+		execl(s->cfg->netctl, s->cfg->netctl, "-s", s->cfg->socket, "switch",
+		      s->cfg->port, to, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		pr_warn("%s switch %s %s failed (status %d)\n", s->cfg->netctl, s->cfg->port,
+			to, status);
+		return -EPERM;
+	}
+	return 0;
+}
+
+static int ctl_set(struct sw *s, int w)
+{
+	return s->cfg->netctl ? ctl_exec(s, s->ctl_to[w]) : ctl_request(s, s->ctl_to[w]);
+}
+
+static int cmd_ctlswitch(struct config *cfg)
+{
+	struct counter_opts co = { .max_seq = cfg->max_seq, .stamp = true };
+	struct sw s = { .cfg = cfg, .nports = 1, .ctl = true, .ctl_fd = -1 };
+	const char *why;
+	int err;
+
+	if (!cfg->socket || !cfg->port) {
+		pr_warn("ctlswitch needs --socket and --port\n");
+		return -EINVAL;
+	}
+	if (!plain_name(cfg->port)) {
+		pr_warn("port name '%s': letters, digits, '-', '_', '.' only\n", cfg->port);
+		return -EINVAL;
+	}
+	err = parse_paths(&s);
+	if (err)
+		return err;
+	s.lat = calloc(cfg->switches, sizeof(*s.lat));
+	s.call = calloc(cfg->switches, sizeof(*s.call));
+	s.after = calloc(cfg->switches, sizeof(*s.after));
+	if (!s.lat || !s.call || !s.after) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (!cfg->netctl) {
+		s.ctl_fd = ctl_connect(cfg->socket);
+		if (s.ctl_fd < 0) {
+			err = s.ctl_fd;
+			pr_warn("cannot connect to semi-netd at %s: %s\n", cfg->socket,
+				strerror(-err));
+			goto out;
+		}
+	}
+	err = add_receivers(&s, false);
+	if (!err)
+		err = counter_start(&s.ctr, &co);
+	/* The port on path A before the traffic starts. */
+	if (!err)
+		err = set_path(&s, 0, false);
+	if (err)
+		goto out;
+	say("ready");
+	err = do_switches(&s, false);
+	if (err == -EINTR) {
+		why = "signal";
+		err = 0;
+	} else if (err) {
+		goto out;
+	} else {
+		say("switched");
+		why = wait_for_end();
+	}
+	counter_detach(&s.ctr);
+	err = counter_read(&s.ctr);
+	if (!err) {
+		json_object *rep = sw_report(&s, why);
+
+		json_object_object_add(rep, "via", json_object_new_string(
+			cfg->netctl ? "semi-netctl" : "socket"));
+		print_json(rep);
+	}
+out:
+	if (s.ctl_fd >= 0)
+		close(s.ctl_fd);
+	counter_free(&s.ctr);
+	free(s.lat);
+	free(s.call);
+	free(s.after);
 	return err;
 }
 
@@ -1022,6 +1222,8 @@ int main(int argc, char **argv)
 		err = cmd_switch(&cfg, false);
 	else if (!strcmp(cfg.verb, "bulk"))
 		err = cmd_switch(&cfg, true);
+	else if (!strcmp(cfg.verb, "ctlswitch"))
+		err = cmd_ctlswitch(&cfg);
 	else if (!strcmp(cfg.verb, "tapsink"))
 		err = cmd_tapsink(&cfg);
 	else {
