@@ -42,11 +42,13 @@
 #define SEMI_MAP_ATTACH		"semi_attach"
 #define SEMI_MAP_PEERS		"semi_peers"
 #define SEMI_MAP_PEER_IDX	"semi_peer_idx"
+#define SEMI_MAP_LEARNED	"semi_learned"
 #define SEMI_PROG_UPLINK_XDP	"semi_uplink_xdp"
 #define SEMI_PROG_UPLINK_TC	"semi_uplink_tc"
 #define SEMI_PROG_PORT		"semi_port"
 #define SEMI_LINK_MON_XMIT	"semi_mon_xmit"	/* pinned links of the drop monitor */
 #define SEMI_LINK_MON_REDIR	"semi_mon_redir"
+#define SEMI_LINK_MON_BULK	"semi_mon_bulk"
 
 /*
  * Where frames *to* the VM go.  Stored in the low byte of the port's path
@@ -178,7 +180,15 @@ struct semi_ctl {
 	__be32 tunnel_ip;	/* local tunnel address (IPv4), 0 = no tunnel */
 	__u16 tunnel_port;	/* UDP port of the tunnel, host order */
 	__u16 spare16;
-	__u32 spare[6];
+	__u32 uplink_flags;	/* enum semi_uplink_flags */
+	__u32 spare[5];
+};
+
+/* semi_ctl.uplink_flags */
+enum semi_uplink_flags {
+	/* XDP_TX out of the uplink works (a veth needs its peer to take XDP
+	 * frames); without it, tunnel frames are encapsulated by TC. */
+	SEMI_UPLINK_F_XDP_TX = 1 << 0,
 };
 
 /* semi_peer.flags */
@@ -230,6 +240,20 @@ struct semi_stats {
 	struct semi_ctr pass_host;	/* handed to the host stack */
 	struct semi_ctr xdp_defer;	/* XDP left to TC (copies, non-XDP target) */
 	__u64 drop[SEMI_DROP_MAX];	/* drops not attributable to a port */
+};
+
+/*
+ * Value of semi_learned (array indexed by port id): the guest's own
+ * addresses, learned from what it sends (ARP sender, IPv4 and IPv6
+ * sources, link-local included), for the announces after a migration.
+ * Slot (hash of the address) % SEMI_LEARN_SLOTS: a new address replaces
+ * whatever shared its slot.  0 / :: = empty.
+ */
+#define SEMI_LEARN_SLOTS	4
+
+struct semi_learned {
+	__be32 ipv4[SEMI_LEARN_SLOTS];
+	__u8 ipv6[SEMI_LEARN_SLOTS][16];
 };
 
 /* Verdict classes recorded in the trace (tests). */

@@ -107,4 +107,25 @@ int BPF_PROG(semi_mon_redir, const struct net_device *dev, const struct bpf_prog
 	return 0;
 }
 
+/*
+ * XDP_TX out of the uplink (tunnel frames) refused: a veth uplink whose
+ * peer takes no XDP frames.  Counted, and the uplink's XDP_TX flag cleared
+ * so that tunnel frames are encapsulated by TC from then on.
+ */
+SEC("tp_btf/xdp_bulk_tx")
+int BPF_PROG(semi_mon_bulk, const struct net_device *dev, int sent, int drops, int err)
+{
+	struct semi_ctl *ctl = drops > 0 ? ours(dev) : NULL;
+	struct semi_stats *gs;
+
+	if (!ctl)
+		return 0;
+	gs = stats_global();
+	if (gs)
+		gs->drop[SEMI_DROP_REDIRECT] += (__u64)drops;
+	if (err && (ctl->uplink_flags & SEMI_UPLINK_F_XDP_TX))
+		__sync_fetch_and_and(&ctl->uplink_flags, ~(__u32)SEMI_UPLINK_F_XDP_TX);
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

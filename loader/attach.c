@@ -149,6 +149,39 @@ static int resolve(struct semi_dp *dp, const char *ifname, uint32_t *ifindex)
 	return 0;
 }
 
+/* What XDP may do with the uplink itself (semi_ctl.uplink_flags). */
+static void uplink_flags(struct semi_dp *dp, uint32_t ifindex, bool xdp)
+{
+	uint32_t flags = 0;
+
+	/* XDP_TX out of a veth goes to its peer: the same test as for a
+	 * redirect target; a NIC's own XDP_TX ring always takes them. */
+	if (xdp && semi_dev_xdp_target(ifindex) == 1)
+		flags |= SEMI_UPLINK_F_XDP_TX;
+	__atomic_store_n(&dp->ctl->uplink_flags, flags, __ATOMIC_RELEASE);
+}
+
+int semi_dp_uplink_refresh(struct semi_dp *dp)
+{
+	struct semi_attachment rec;
+	uint32_t ifindex = dp->ctl->uplink_ifindex;
+	char name[IF_NAMESIZE + 16];
+	int err;
+
+	if (!ifindex)
+		return dp_fail(dp, -ENOENT, "instance %s has no uplink", dp->instance);
+	err = dp_lock(dp);
+	if (err)
+		return err;
+	if (record_get(dp, ifindex, &rec))
+		err = dp_fail(dp, -ENOENT, "instance %s has no record of its uplink %s",
+			      dp->instance, dp_ifname(ifindex, name));
+	else
+		uplink_flags(dp, ifindex, rec.kinds & SEMI_ATTACH_XDP_DRV);
+	dp_unlock(dp);
+	return err;
+}
+
 int semi_dp_attach_uplink(struct semi_dp *dp, const char *ifname, enum semi_xdp_mode mode)
 {
 	struct semi_attachment rec;
@@ -219,8 +252,10 @@ int semi_dp_attach_uplink(struct semi_dp *dp, const char *ifname, enum semi_xdp_
 		rec.kinds |= SEMI_ATTACH_TC_UPLINK;
 		err = record_put(dp, &rec);
 	}
-	if (!err)
+	if (!err) {
 		__atomic_store_n(&dp->ctl->uplink_ifindex, ifindex, __ATOMIC_RELEASE);
+		uplink_flags(dp, ifindex, rec.kinds & SEMI_ATTACH_XDP_DRV);
+	}
 	else if (rec.kinds)
 		record_put(dp, &rec);	/* whatever did get attached */
 out:

@@ -44,6 +44,7 @@ const char *const semi_map_names[M_COUNT] = {
 	[M_PEERS] = SEMI_MAP_PEERS,
 	[M_PEER_IDX] = SEMI_MAP_PEER_IDX,
 	[M_PORT_CACHE] = SEMI_MAP_PORT_CACHE,
+	[M_LEARNED] = SEMI_MAP_LEARNED,
 };
 
 const char *const semi_prog_names[SEMI_PROG_COUNT] = {
@@ -317,7 +318,8 @@ static void xmit_mon_attach(struct semi_dp *dp)
 	struct bpf_program *prog;
 	int err;
 
-	if (pinned(dp, SEMI_LINK_MON_XMIT) && pinned(dp, SEMI_LINK_MON_REDIR))
+	if (pinned(dp, SEMI_LINK_MON_XMIT) && pinned(dp, SEMI_LINK_MON_REDIR) &&
+	    pinned(dp, SEMI_LINK_MON_BULK))
 		return;
 	skel = semi_xmit_mon_bpf__open();
 	if (!skel) {
@@ -509,6 +511,7 @@ static void unpin_all(int dir_fd)
 {
 	unlinkat(dir_fd, SEMI_LINK_MON_XMIT, 0);
 	unlinkat(dir_fd, SEMI_LINK_MON_REDIR, 0);
+	unlinkat(dir_fd, SEMI_LINK_MON_BULK, 0);
 	for (int i = 0; i < SEMI_PROG_COUNT; i++)
 		unlinkat(dir_fd, semi_prog_names[i], 0);
 	for (int i = 0; i < M_COUNT; i++)

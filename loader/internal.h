@@ -23,6 +23,7 @@ enum semi_map_id {
 	M_PEERS,
 	M_PEER_IDX,
 	M_PORT_CACHE,
+	M_LEARNED,
 	M_COUNT,
 };
 

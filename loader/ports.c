@@ -261,6 +261,13 @@ static int port_write(struct semi_dp *dp, uint32_t id, const struct semi_port *p
 	return 0;
 }
 
+static void forget_learned(struct semi_dp *dp, uint32_t id)
+{
+	struct semi_learned zero = {};
+
+	bpf_map_update_elem(dp->map_fd[M_LEARNED], &id, &zero, BPF_ANY);
+}
+
 int semi_port_put(struct semi_dp *dp, const struct semi_port_conf *c, uint32_t *idp)
 {
 	struct semi_port_key key, oldkey;
@@ -328,6 +335,7 @@ int semi_port_put(struct semi_dp *dp, const struct semi_port_conf *c, uint32_t *
 		goto out;
 
 	if (create) {
+		forget_learned(dp, (uint32_t)id);
 		err = zero_stats(dp, (uint32_t)id);
 		if (err) {
 			err = dp_fail(dp, err, "port %s: cannot reset counters: %s", c->name,
@@ -420,6 +428,20 @@ int semi_port_list(struct semi_dp *dp, struct semi_port_info *out, int max)
 		n++;
 	}
 	return n;
+}
+
+int semi_port_learned(struct semi_dp *dp, const char *name, struct semi_learned *out)
+{
+	int id = lookup(dp, name);
+	__u32 key;
+
+	if (id < 0)
+		return id;
+	key = (__u32)id;
+	if (bpf_map_lookup_elem(dp->map_fd[M_LEARNED], &key, out))
+		return dp_fail(dp, -errno, "port %s: cannot read learned addresses: %s", name,
+			       strerror(errno));
+	return 0;
 }
 
 int semi_port_del(struct semi_dp *dp, const char *name)

@@ -85,6 +85,11 @@ enum semi_xdp_mode {
  * on clsact ingress.  Refuses to replace an XDP program that is not ours.
  */
 int semi_dp_attach_uplink(struct semi_dp *dp, const char *ifname, enum semi_xdp_mode mode);
+/*
+ * Re-check what the uplink can do (XDP_TX out of a veth needs its peer to
+ * take XDP frames): after link events on the uplink.
+ */
+int semi_dp_uplink_refresh(struct semi_dp *dp);
 /* semi_port on clsact ingress of a vf or tap. */
 int semi_dp_attach_port(struct semi_dp *dp, const char *ifname);
 /* Detach whatever this instance attached to the device (by name or index). */
@@ -122,6 +127,8 @@ struct semi_port_info {
 int semi_port_put(struct semi_dp *dp, const struct semi_port_conf *conf, uint32_t *id);
 int semi_port_get(struct semi_dp *dp, const char *name, struct semi_port_info *out);
 int semi_port_del(struct semi_dp *dp, const char *name);
+/* The addresses the guest of a port was seen sending from. */
+int semi_port_learned(struct semi_dp *dp, const char *name, struct semi_learned *out);
 /* Up to max ports in id order; returns how many there are. */
 int semi_port_list(struct semi_dp *dp, struct semi_port_info *out, int max);
 /* Re-check whether the port's devices take XDP frames (after link events). */

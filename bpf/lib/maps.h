@@ -117,6 +117,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } semi_peer_idx SEC(".maps");
 
+/* Addresses each guest sends from (see semi_common.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SEMI_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct semi_learned);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} semi_learned SEC(".maps");
+
 /* What the loader attached where (user space only; survives the loader). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

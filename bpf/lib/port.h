@@ -31,6 +31,57 @@ static __always_inline int to_uplink(semi_ctx *ctx, const struct semi_ctl *ctl,
 	return ctx_redirect(ctx, uplink, 0);
 }
 
+static __always_inline __u32 learn_slot(__u32 h)
+{
+	h ^= h >> 16;
+	h ^= h >> 8;
+	return h & (SEMI_LEARN_SLOTS - 1);
+}
+
+/*
+ * Remember the addresses the guest sends from (ARP sender, IPv4 and IPv6
+ * source): the destination announces them after a migration.  One compare
+ * per frame; a write only when an address is new.
+ */
+static __always_inline void learn(semi_ctx *ctx, __u32 id, __be16 proto)
+{
+	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
+	struct semi_learned *l = bpf_map_lookup_elem(&semi_learned, &id);
+
+	if (!l)
+		return;
+	if (proto == bpf_htons(ETH_P_IP) || proto == bpf_htons(ETH_P_ARP)) {
+		__be32 a;
+		__u32 slot;
+
+		if (data + ETH_HLEN + 18 > end)
+			return;
+		/* IPv4 source at 14 + 12; ARP sender address at 14 + 14. */
+		if (proto == bpf_htons(ETH_P_IP))
+			a = *(__be32 *)(data + ETH_HLEN + 12);
+		else
+			a = *(__be32 *)(data + ETH_HLEN + 14);
+		if (!a)
+			return;
+		slot = learn_slot(a);
+		if (l->ipv4[slot] != a)
+			l->ipv4[slot] = a;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		__u64 *src = data + ETH_HLEN + 8;
+		__u64 *have;
+		__u32 slot;
+
+		if ((void *)(src + 2) > end || !(src[0] | src[1]))
+			return;
+		slot = learn_slot((__u32)(src[0] ^ src[1] ^ (src[1] >> 32)));
+		have = (__u64 *)l->ipv6[slot];
+		if (have[0] != src[0] || have[1] != src[1]) {
+			have[0] = src[0];
+			have[1] = src[1];
+		}
+	}
+}
+
 static __always_inline int semi_port_tx(semi_ctx *ctx)
 {
 	struct semi_port_stats *ps;
@@ -75,6 +126,7 @@ static __always_inline int semi_port_tx(semi_ctx *ctx)
 	ps = stats_port(id);
 	if (ps)
 		ctr_add(&ps->tx[role], f.len);
+	learn(ctx, id, f.proto);
 
 	if (mac_is_multicast(f.dst.mac)) {
 		flood_ports(ctx, ctl, f.len, p->vlan, id);

@@ -90,7 +90,9 @@ static __always_inline int tunnel_encap(semi_ctx *ctx, const struct semi_ctl *ct
 
 	if (!peer || !uplink)
 		return verdict_drop(id, SEMI_DROP_NO_TUNNEL);
-	if (ctx_multibuf(ctx))
+	/* XDP sends it back out with XDP_TX: only where that works. */
+	if (SEMI_CTX_XDP &&
+	    (ctx_multibuf(ctx) || !(READ_ONCE(ctl->uplink_flags) & SEMI_UPLINK_F_XDP_TX)))
 		return verdict_defer(ctx, id, f->len);
 	if (ctx_vlan_strip(ctx, f->tag))
 		return verdict_drop(id, SEMI_DROP_VLAN_OP);

@@ -84,6 +84,8 @@ struct tcase {
 	int encap;		/* output: the input in VXLAN to hostB, this VNI */
 	int decap;		/* output: the inner frame of the input */
 	const char *tunnel;	/* this port's tunnel leads to hostB */
+	int no_xdp_tx;		/* the uplink's peer takes no XDP frames (no XDP_TX) */
+	const char *learned;	/* afterwards the port has learned this address */
 	struct ctr_exp ctrs[8];
 };
 
@@ -285,11 +287,13 @@ static const struct tcase cases[] = {
 
 	/* ---------------- semi_port (what guests send) ---------------- */
 	{ "port_vf_to_uplink", PORT, "vf1", { UNKNOWN, "vm1", UNTAG, IP4 }, {},
-	  TC_ACT_REDIRECT, REDIR_V, 0, "vm1", { "up0" }, .ctrs = { ONE(TX_VF, "vm1") } },
+	  TC_ACT_REDIRECT, REDIR_V, 0, "vm1", { "up0" }, .learned = "192.0.2.1",
+	  .ctrs = { ONE(TX_VF, "vm1") } },
 	{ "port_tap_to_uplink_ipv6", PORT, "tap1", { UNKNOWN, "vm1", UNTAG, IP6, 100 }, {},
-	  TC_ACT_REDIRECT, REDIR_V, 0, "vm1", { "up0" }, .ctrs = { ONE(TX_TAP, "vm1") } },
+	  TC_ACT_REDIRECT, REDIR_V, 0, "vm1", { "up0" }, .learned = "2001:db8::1",
+	  .ctrs = { ONE(TX_TAP, "vm1") } },
 	{ "port_arp_request_floods", PORT, "vf2", { BCAST, "vm2", UNTAG, ARP }, {},
-	  TC_ACT_REDIRECT, REDIR_V, 0, "vm2", { "vf1", "vf5", "up0" },
+	  TC_ACT_REDIRECT, REDIR_V, 0, "vm2", { "vf1", "vf5", "up0" }, .learned = "192.0.2.1",
 	  .ctrs = { ONE(TX_VF, "vm2"), ONE(RX_VF, "vm1"), ONE(RX_VF, "vm5") } },
 	{ "port_vlan_bcast_stays_in_vlan", PORT, "vf3", { BCAST, "vm3", UNTAG, ARP }, {},
 	  TC_ACT_REDIRECT, REDIR_V, 0, "vm3", { "vf4", "up0" }, .vlan_out = 100,
@@ -373,6 +377,9 @@ static const struct tcase cases[] = {
 	{ "xdp_tunnel_encap", XDP, NULL, { "vm1", FABRIC, UNTAG, IP4, 100 },
 	  { { "vm1", SEMI_PATH_TUNNEL, 0 } }, XDP_TX, REDIR_V, 0, "vm1", { "up0" },
 	  .encap = PEER_VNI, .tunnel = "vm1", .ctrs = { ONE(RX_TUNNEL, "vm1") } },
+	{ "xdp_tunnel_encap_defers_without_xdp_tx", XDP, NULL, { "vm1", FABRIC, UNTAG, IP4 },
+	  { { "vm1", SEMI_PATH_TUNNEL, 0 } }, XDP_PASS, DEFER_V, 0, "vm1", {},
+	  .tunnel = "vm1", .no_xdp_tx = 1, .ctrs = { ONE(G_XDP_DEFER, NULL) } },
 	{ "xdp_tunnel_encap_vlan_port", XDP, NULL, { "vm3", FABRIC, TAG(100), IP6, 120 },
 	  { { "vm3", SEMI_PATH_TUNNEL, 0 } }, XDP_TX, REDIR_V, 0, "vm3", { "up0" },
 	  .encap = PEER_VNI + 100, .tunnel = "vm3", .ctrs = { ONE(RX_TUNNEL, "vm3") } },
@@ -736,6 +743,35 @@ static const char *check_encap(const struct tcase *t, const uint8_t *in, int len
 	return NULL;
 }
 
+/* The fabric end of up0 takes XDP frames (GRO on) or not; the loader
+ * re-reads what the uplink can do. */
+static int uplink_xdp_tx(bool on)
+{
+	char cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "ethtool -K up0p gro %s", on ? "on" : "off");
+	if (system(cmd) != 0)
+		return -1;
+	return semi_dp_uplink_refresh(dp);
+}
+
+static bool has_learned(const char *port, const char *addr)
+{
+	struct semi_learned l;
+	uint8_t a6[16];
+	uint32_t a4;
+
+	if (semi_port_learned(dp, port, &l))
+		return false;
+	for (int i = 0; i < SEMI_LEARN_SLOTS; i++) {
+		if (inet_pton(AF_INET, addr, &a4) == 1 && l.ipv4[i] == a4)
+			return true;
+		if (inet_pton(AF_INET6, addr, a6) == 1 && !memcmp(l.ipv6[i], a6, 16))
+			return true;
+	}
+	return false;
+}
+
 /* ---- running a case ---- */
 
 static int fail(const struct tcase *t, const char *fmt, ...)
@@ -795,6 +831,8 @@ static int run_case(const struct tcase *t)
 		return fail(t, "cannot build the frame");
 	if (set_paths(t))
 		return fail(t, "cannot set paths: %s", semi_dp_last_error(dp));
+	if (t->no_xdp_tx && uplink_xdp_tx(false))
+		return fail(t, "cannot take XDP_TX away from the uplink");
 	if (snapshot(&s0))
 		return fail(t, "cannot read counters");
 
@@ -825,6 +863,8 @@ static int run_case(const struct tcase *t)
 		o.ctx_size_in = sizeof(sctx);
 	}
 	err = bpf_prog_test_run_opts(fd, &o);
+	if (t->no_xdp_tx && uplink_xdp_tx(true))
+		return fail(t, "cannot give XDP_TX back to the uplink");
 	if (err == -EINVAL && t->runt) {
 		/* This kernel never hands a frame shorter than an Ethernet header
 		 * to a program (drivers, tun and BPF_PROG_TEST_RUN refuse it).
@@ -915,6 +955,11 @@ static int run_case(const struct tcase *t)
 		   len >= 14 && len <= (int)sizeof(out) &&
 		   ((int)nout != len || memcmp(fout, in + 4, (size_t)len))) {
 		fail(t, "frame changed on the way (%u bytes out, %d in)", nout, len);
+		ok = false;
+	}
+
+	if (t->learned && !has_learned(t->port ? t->port : "", t->learned)) {
+		fail(t, "port %s did not learn %s", t->port, t->learned);
 		ok = false;
 	}
 

@@ -42,6 +42,8 @@ def results():
             ns.ip(f"link set {dev} up")
         ns.ip("link set up0 mtu 9100")
         ns.ip("link set up0p mtu 9100")
+        # The fabric end takes XDP frames: XDP_TX out of up0 works.
+        ns.run(["ethtool", "-K", "up0p", "gro", "on"])
         # vf1..vf4 take XDP frames (their peers have GRO on); vf5 does not.
         for i in range(1, 5):
             ns.run(["ethtool", "-K", f"vf{i}g", "gro", "on"])
