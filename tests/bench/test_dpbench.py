@@ -195,26 +195,50 @@ def test_tapsink_reads_a_real_tap(nss, dpbench, pktgen, procs):
 
 @pytest.mark.parametrize("args", [[], ["nosuch"], ["switch"], ["bulk", "-i", "x"],
                                   ["cost", "-i", "x"], ["redirect", "--dev", "x"],
-                                  ["tapsink"], ["switch", "--bogus"]])
+                                  ["tapsink"], ["switch", "--bogus"], ["ctlswitch"],
+                                  ["ctlswitch", "--socket", "/x", "--port", "a b"]])
 def test_usage_errors(dpbench, args):
     p = subprocess.run([dpbench] + args, capture_output=True, text=True)
     assert p.returncode == 2, p.stderr
 
 
+def own_processes(token):
+    out = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if token in argv and "pytest" not in argv:
+            out.append(argv)
+    return out
+
+
 def test_harness_cleans_up(build, tmp_path):
-    """bench.py (one quick section) leaves no namespace and no pin behind."""
+    """bench.py (quick sections: cost, the switch through semi-netd, the
+    control plane at 32 ports) leaves no namespace, pin or process behind."""
     token = netns.RUN_TOKEN + "h"
     out = tmp_path / "r.json"
     p = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "bench.py"),
                         "--build", build, "--only", "cost", "--only", "ctl_switch",
-                        "--runs", "1", "--repeat", "1000", "--json", str(out), "-q"],
+                        "--only", "scale", "--runs", "1", "--repeat", "1000",
+                        "--switches", "20", "--scale-ports", "32", "--status-runs", "1",
+                        "--scale-switches", "2", "--idle-seconds", "0.1",
+                        "--json", str(out), "-q"],
                        capture_output=True, text=True, timeout=300,
                        env=dict(os.environ, SEMI_TEST_TOKEN=token))
     assert p.returncode == 0, p.stderr
     res = json.loads(out.read_text())
     assert "uplink_xdp_vf" in res["sections"]["cost"]["ns"]
-    assert res["sections"]["ctl_switch"]["pending"]
-    assert "Per-packet cost" in p.stdout
+    for via, r in res["sections"]["ctl_switch"]["via"].items():
+        assert r["switches"] == 20 and r["timeouts"] == 0, (via, r)
+        assert r["unique"] == r["total"] == r["sent"] and r["duplicates"] == 0, (via, r)
+    sc = res["sections"]["scale"]
+    assert sc["ports"] == 32 and sc["add"]["state_file_writes"] >= 1
+    assert sum(sc["states"].values()) == 32
+    assert "Per-packet cost" in p.stdout and "semi-netd at 32 ports" in p.stdout
     assert token not in netns.run(["ip", "netns", "list"])
+    assert not own_processes(token)
     pins = "/sys/fs/bpf/semi-net"
     assert not [d for d in (os.listdir(pins) if os.path.isdir(pins) else []) if token in d]
