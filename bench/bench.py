@@ -110,6 +110,7 @@ class Bench:
         self.procs = []
         self.objs = []
         self.instances = []
+        self.instance_ns = {}
         self.daemons = []
         self.results = {}
 
@@ -241,6 +242,8 @@ class Bench:
         return self.start([self.bin("semi-count"), "-j", "-q"] + args)
 
     def dpctl(self, ns, inst, *args):
+        # Purged in its namespace at the end (its attachments are by ifindex).
+        self.instance_ns.setdefault(inst, ns.name)
         return netns.run([self.bin("semi-dpctl"), "-i", inst] + [str(a) for a in args],
                          ns=ns.name)
 
@@ -259,7 +262,8 @@ class Bench:
             self.kill(p)
         self.procs = []
         for inst in self.instances:
-            netns.run([self.bin("semi-dpctl"), "-i", inst, "purge"], check=False)
+            netns.run([self.bin("semi-dpctl"), "-i", inst, "purge"], check=False,
+                      ns=self.instance_ns.get(inst))
         for d in self.daemons:
             problems, _ = d.cleanup()
             for p in problems:
