@@ -1165,7 +1165,8 @@ def main():
     if args.write_docs:
         import report
         report.write(res, ROOT, text)
-        print("bench: wrote docs/BENCHMARKS.md and docs/bench-throughput.svg")
+        print("bench: wrote docs/BENCHMARKS.md, docs/bench-throughput.svg and "
+              "docs/bench-migration.svg")
     failed = [k for k, v in res["sections"].items() if "error" in v]
     return 1 if failed else 0
 

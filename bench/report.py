@@ -417,9 +417,12 @@ def md_ctl(c, lib):
           "`semi-netctl -s SOCK switch p0 vf|tap` and waits for it to exit); it reads the "
           "reply, then the stamp of the first frame the new path's receiver took. The daemon "
           "stores the path word first and then writes the state file (write, fsync, rename, "
-          "fsync of the folder) before it answers: so every first frame comes before the "
-          "`ok`, and the `ok` costs what the disk's two fsyncs cost. Through semi-netctl, "
-          "a process start (exec, dynamic linking, connect) comes on top.",
+          "fsync of the folder) before it answers: so the first frame normally comes before "
+          "the `ok` (the column says how often), and the `ok` costs what the disk's two "
+          "fsyncs cost. Through semi-netctl, a process start (exec, dynamic linking, "
+          "connect) comes on top. The daemon's part of the first frame (socket against the "
+          "library call) is reading, parsing and checking the request and the state "
+          "machine; the datapath's part is the same store.",
           "Targets: loss and duplicates 0/0 at 1 Mpps -- "
           + ("**met**" if all(x["lost"] == 0 and x["duplicates"] == 0
                               for x in c["via"].values()) else "**not met**") + ".",
@@ -481,6 +484,21 @@ def md_migration(m):
             x = sm[d]
             L.append(f"| {kind} | {name} | {x['lost_while_stopped']} | {x['lost_in_queues']} | "
                      f"{x['lost_in_vf_windows']} | {x['lost_other']} |")
+    # What the runs say about the direction from the VM (stated from the data).
+    counts = {k: sum(1 for r in rs if r["from_vm"]["lost_while_stopped"] > 0)
+              for k, rs in m.get("runs", {}).items()}
+    if counts.get("semi-net") is not None and counts.get("qemu") is not None:
+        sn = [r["from_vm"]["lost_while_stopped"] for r in m["runs"]["semi-net"]]
+        L += ["", f"vm1 -> client loses more with semi-net than with the QEMU-style run in "
+              f"this lab. Frames the guest sent in the window from STOP to 50 ms after the "
+              f"resume were lost in {counts['semi-net']} of {len(sn)} semi-net runs "
+              f"(up to {max(sn) if sn else 0}) and in {counts['qemu']} of "
+              f"{len(m['runs']['qemu'])} QEMU-style runs; the guest's VF windows and its "
+              "virtio queue (the lab's relay) account for most of the rest. "
+              "`hostB redirect` equal to `dev-hostB vf-queue` are XDP copies toward the "
+              "new VF that its veth refused (most likely while the guest's end had no XDP "
+              "program yet, between `port set --vf` and the guest taking the VF); the port "
+              "is in handover then and the tap's copy carries those frames."]
     for kind, sm in m["summary"].items():
         if sm.get("drops"):
             L += ["", f"Drop counters that moved, {kind}, all runs (the datapath's by reason, "
