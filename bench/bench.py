@@ -602,10 +602,10 @@ def migration(b):
     failed = []
     want = b.args.migrations
     # A run the driver cannot complete (a lab step failed) is recorded and
-    # taken again, up to as many times more as there are runs.
-    for i in range(2 * want):
+    # taken again, up to twice as many times more as there are runs.
+    for i in range(4 * want):
         todo = [k for k in kinds if len(runs[k]) < want]
-        if not todo or len(failed) > want:
+        if not todo or len(failed) > 2 * want:
             break
         for kind in todo:
             name = netns.unique(f"bm{kind[0]}{i}")
