@@ -766,8 +766,8 @@ def scale(b):
             t0 = time.monotonic()
             r = fn()
             ts.append((time.monotonic() - t0) * 1e3)
-            if key == "socket":
-                assert len(r["result"]["ports"]) == n, "status lacks ports"
+            if key == "socket" and len(r["result"]["ports"]) != n:
+                raise RuntimeError(f"status shows {len(r['result']['ports'])} of {n} ports")
         out["status_ms"][key] = dist(ts)
     out["status_bytes"] = len(json.dumps(d.req({"cmd": "status"}, timeout=60)))
     out["rss_after_status_kib"] = proc_status(pid)
