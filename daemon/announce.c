@@ -15,33 +15,23 @@
  * the counter baselines are in the state file: a restarted daemon carries
  * on.
  *
- * The addresses: one AF_PACKET socket sees what guests send into their
- * vf and tap (ingress, before semi_port at TC; outgoing frames are ignored
- * before the kernel would clone them), through a classic BPF filter
- * that keeps ARP and ICMPv6 whole and samples 1 in SNIFF_SAMPLE of the IPv4
- * and IPv6 frames -- a busy guest is learned within milliseconds, an idle
- * one from its ARP and neighbour discovery, and the daemon never sees the
- * bulk of the traffic.  A frame counts only if it came in on a port's
- * device with that port's MAC as source.  Each port keeps its PORT_ADDRS
- * most recent addresses per family (state file: "addresses").
+ * The addresses: the datapath learns them itself -- semi_port writes the
+ * ARP sender, IPv4 and IPv6 source of every frame a guest sends into
+ * semi_learned (SEMI_LEARN_SLOTS per family and port) -- and a round reads
+ * them then.  A port that has just arrived has empty slots until its guest
+ * sends through this host, so the source hands its guest's addresses over
+ * with the migration (peermsg.c): they are "carried" (port_rec, the state
+ * file's "addresses") and announced with whatever this host has learned,
+ * until the announce that follows the migration ends; from then on what
+ * this host's datapath learns is all there is.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <linux/filter.h>
-#include <linux/if_ether.h>
-#include <linux/if_packet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "daemon/netd.h"
-
-#define SNIFF_SAMPLE	1024	/* one IP frame in this many (a power of 2) */
-#define SNIFF_SNAPLEN	128	/* Ethernet + IPv6 + ICMPv6 NA target */
-#define SNIFF_BATCH	64	/* frames per wakeup */
 
 static uint64_t rx_direct(const struct semi_port_stats *s)
 {
@@ -75,29 +65,93 @@ static bool return_traffic(struct netd *d, struct port *p)
 	return rx > fl * copies;
 }
 
-static json_object *addr_list(int family, const void *addrs, int n)
+static bool v4_ok(const struct in_addr *a)
 {
-	json_object *arr = json_object_new_array();
-	char buf[INET6_ADDRSTRLEN];
+	const uint8_t *b = (const uint8_t *)&a->s_addr;
 
-	for (int i = 0; i < n; i++)
-		json_object_array_add(arr, json_object_new_string(
-			inet_ntop(family, (const char *)addrs + i * (family == AF_INET ? 4 : 16),
-				  buf, sizeof(buf))));
-	return arr;
+	/* Not 0.0.0.0/8, multicast or broadcast. */
+	return b[0] != 0 && b[0] < 224;
 }
 
-static void emit_announce(struct netd *d, struct port *p, int frames, const char *stopped)
+static bool v6_ok(const struct in6_addr *a)
+{
+	static const struct in6_addr unspec;
+
+	return memcmp(a, &unspec, sizeof(unspec)) && a->s6_addr[0] != 0xff;
+}
+
+static void add_v4(struct addr_set *s, const struct in_addr *a)
+{
+	if (!v4_ok(a) || s->n_ipv4 >= PORT_ADDRS)
+		return;
+	for (int i = 0; i < s->n_ipv4; i++)
+		if (s->ipv4[i].s_addr == a->s_addr)
+			return;
+	s->ipv4[s->n_ipv4++] = *a;
+}
+
+static void add_v6(struct addr_set *s, const struct in6_addr *a)
+{
+	if (!v6_ok(a) || s->n_ipv6 >= PORT_ADDRS)
+		return;
+	for (int i = 0; i < s->n_ipv6; i++)
+		if (!memcmp(&s->ipv6[i], a, sizeof(*a)))
+			return;
+	s->ipv6[s->n_ipv6++] = *a;
+}
+
+void addr_set_merge(struct addr_set *to, const struct addr_set *from)
+{
+	for (int i = 0; i < from->n_ipv4 && i < PORT_ADDRS; i++)
+		add_v4(to, &from->ipv4[i]);
+	for (int i = 0; i < from->n_ipv6 && i < PORT_ADDRS; i++)
+		add_v6(to, &from->ipv6[i]);
+}
+
+void port_addrs(struct netd *d, struct port *p, struct addr_set *out)
+{
+	struct semi_learned l;
+
+	memset(out, 0, sizeof(*out));
+	/* What this host's datapath saw the guest send from, first. */
+	if (semi_port_learned(d->dp, p->r.name, &l) == 0) {
+		for (int i = 0; i < SEMI_LEARN_SLOTS; i++) {
+			struct in6_addr a6;
+
+			add_v4(out, &(struct in_addr){ .s_addr = l.ipv4[i] });
+			memcpy(&a6, l.ipv6[i], sizeof(a6));
+			add_v6(out, &a6);
+		}
+	}
+	/* Then what came with the migration. */
+	addr_set_merge(out, &p->r.addrs);
+}
+
+json_object *port_addrs_live_json(struct netd *d, struct port *p)
+{
+	struct addr_set a;
+
+	port_addrs(d, p, &a);
+	return port_addrs_json(&a);
+}
+
+static void emit_announce(struct netd *d, struct port *p, int frames, const struct addr_set *a,
+			  const char *stopped)
 {
 	json_object *ev = json_object_new_object();
 
 	json_object_object_add(ev, "event", json_object_new_string("announce"));
 	json_object_object_add(ev, "port", json_object_new_string(p->r.name));
 	json_object_object_add(ev, "round", json_object_new_int64(p->r.ann.rounds));
-	if (frames >= 0) {
+	if (frames >= 0 && a) {
+		json_object *l = port_addrs_json(a);
+
 		json_object_object_add(ev, "frames", json_object_new_int(frames));
-		json_object_object_add(ev, "ipv4", addr_list(AF_INET, p->r.ipv4, p->r.n_ipv4));
-		json_object_object_add(ev, "ipv6", addr_list(AF_INET6, p->r.ipv6, p->r.n_ipv6));
+		json_object_object_add(ev, "ipv4", json_object_get(json_object_object_get(l,
+								  "ipv4")));
+		json_object_object_add(ev, "ipv6", json_object_get(json_object_object_get(l,
+								  "ipv6")));
+		json_object_put(l);
 	}
 	if (stopped)
 		json_object_object_add(ev, "stopped", json_object_new_string(stopped));
@@ -108,13 +162,15 @@ static void emit_announce(struct netd *d, struct port *p, int frames, const char
 /* One round: RARP, a GARP per IPv4 address, an NA per IPv6 address. */
 static int announce_round(struct netd *d, struct port *p)
 {
-	struct netcfg_announce a = {
-		.vlan = p->r.vlan,
-		.ipv4 = p->r.ipv4, .n_ipv4 = p->r.n_ipv4,
-		.ipv6 = p->r.ipv6, .n_ipv6 = p->r.n_ipv6,
-	};
+	struct addr_set s;
+	struct netcfg_announce a = { .vlan = p->r.vlan };
 	int n;
 
+	port_addrs(d, p, &s);
+	a.ipv4 = s.ipv4;
+	a.n_ipv4 = s.n_ipv4;
+	a.ipv6 = s.ipv6;
+	a.n_ipv6 = s.n_ipv6;
 	memcpy(a.mac, p->r.mac, 6);
 	n = netcfg_announce_send(d->nc, d->cfg.uplink, &a);
 	p->r.ann.rounds++;
@@ -123,8 +179,8 @@ static int announce_round(struct netd *d, struct port *p)
 			netcfg_last_error(d->nc));
 	else
 		pr_info("port %s: announce round %u on %s: %d frames (%u IPv4, %u IPv6)",
-			p->r.name, p->r.ann.rounds, d->cfg.uplink, n, p->r.n_ipv4, p->r.n_ipv6);
-	emit_announce(d, p, n, NULL);
+			p->r.name, p->r.ann.rounds, d->cfg.uplink, n, s.n_ipv4, s.n_ipv6);
+	emit_announce(d, p, n, &s, NULL);
 	return n;
 }
 
@@ -143,9 +199,22 @@ void announce_stop(struct netd *d, struct port *p, const char *why)
 	if (why) {
 		pr_info("port %s: announce stopped after %u rounds: %s", p->r.name,
 			p->r.ann.rounds, why);
-		emit_announce(d, p, -1, why);
+		emit_announce(d, p, -1, NULL, why);
 	}
 	ports_save_soon(d);
+}
+
+/*
+ * An announce ran its course: addresses carried by a migration have served
+ * the announce that followed it; this host's datapath knows the guest now.
+ */
+static void announce_over(struct netd *d, struct port *p, const char *why)
+{
+	if (p->r.addrs.n_ipv4 || p->r.addrs.n_ipv6)
+		pr_debug("port %s: the addresses carried by the migration are no longer used",
+			 p->r.name);
+	memset(&p->r.addrs, 0, sizeof(p->r.addrs));
+	announce_stop(d, p, why);
 }
 
 static void announce_tick(struct netd *d, struct timer *t)
@@ -155,12 +224,12 @@ static void announce_tick(struct netd *d, struct timer *t)
 	if (!p->r.ann.active)
 		return;
 	if (return_traffic(d, p)) {
-		announce_stop(d, p, "return_traffic");
+		announce_over(d, p, "return_traffic");
 		return;
 	}
 	announce_round(d, p);
 	if (p->r.ann.rounds >= d->cfg.announce.rounds) {
-		announce_stop(d, p, "rounds");
+		announce_over(d, p, "rounds");
 		return;
 	}
 	timer_arm(d, t, gap_ms(d, p->r.ann.rounds) * 1000000ull);
@@ -187,7 +256,7 @@ int announce_start(struct netd *d, struct port *p, const char *cause, struct net
 	pr_debug("port %s: announce (%s)", p->r.name, cause);
 	announce_round(d, p);
 	if (p->r.ann.rounds >= d->cfg.announce.rounds)
-		announce_stop(d, p, "rounds");
+		announce_over(d, p, "rounds");
 	else
 		timer_arm(d, &p->t_announce, gap_ms(d, 1) * 1000000ull);
 	ports_save_soon(d);
@@ -213,151 +282,3 @@ json_object *announce_json(struct port *p)
 	return o;
 }
 
-/* ---- learning addresses from what guests send ---- */
-
-static bool learn(void *list, uint8_t *n, const void *a, size_t alen, const char *port,
-		  int family)
-{
-	char buf[INET6_ADDRSTRLEN];
-	char *l = list;
-
-	for (int i = 0; i < *n; i++) {
-		if (memcmp(l + i * alen, a, alen))
-			continue;
-		/* Known: most recent first. */
-		memmove(l + alen, l, (size_t)i * alen);
-		memcpy(l, a, alen);
-		return false;
-	}
-	if (*n < PORT_ADDRS)
-		(*n)++;
-	memmove(l + alen, l, (size_t)(*n - 1) * alen);
-	memcpy(l, a, alen);
-	pr_info("port %s: learned %s from the guest", port, inet_ntop(family, a, buf, sizeof(buf)));
-	return true;
-}
-
-static bool v4_ok(const uint8_t *a)
-{
-	/* Not 0.0.0.0/8, multicast or broadcast. */
-	return a[0] != 0 && a[0] < 224;
-}
-
-static bool v6_ok(const uint8_t *a)
-{
-	static const uint8_t unspec[16];
-
-	return memcmp(a, unspec, 16) && a[0] != 0xff;
-}
-
-static void sniff_frame(struct netd *d, const uint8_t *f, size_t len, int ifindex)
-{
-	struct port *p = NULL;
-	uint16_t proto;
-	bool changed = false;
-
-	if (len < ETH_HLEN || (f[6] & 1))
-		return;
-	for (size_t i = 0; i < d->nports && !p; i++) {
-		struct port *q = d->ports[i];
-
-		if ((q->r.vf_ifindex == (uint32_t)ifindex || q->r.tap_ifindex == (uint32_t)ifindex) &&
-		    !memcmp(q->r.mac, f + 6, 6))
-			p = q;
-	}
-	if (!p || p->r.state == PS_OUTGOING)
-		return;
-	proto = (uint16_t)(f[12] << 8 | f[13]);
-	f += ETH_HLEN;
-	len -= ETH_HLEN;
-	if (proto == ETH_P_ARP && len >= 28 && f[0] == 0 && f[1] == 1 && f[2] == 8 &&
-	    f[3] == 0 && f[4] == 6 && f[5] == 4 && v4_ok(f + 14)) {
-		changed = learn(p->r.ipv4, &p->r.n_ipv4, f + 14, 4, p->r.name, AF_INET);
-	} else if (proto == ETH_P_IP && len >= 20 && (f[0] >> 4) == 4 && v4_ok(f + 12)) {
-		changed = learn(p->r.ipv4, &p->r.n_ipv4, f + 12, 4, p->r.name, AF_INET);
-	} else if (proto == ETH_P_IPV6 && len >= 40 && (f[0] >> 4) == 6) {
-		if (v6_ok(f + 8))
-			changed = learn(p->r.ipv6, &p->r.n_ipv6, f + 8, 16, p->r.name, AF_INET6);
-		/* A neighbour advertisement names its target. */
-		if (f[6] == 58 && len >= 64 && f[40] == 136 && v6_ok(f + 48))
-			changed |= learn(p->r.ipv6, &p->r.n_ipv6, f + 48, 16, p->r.name, AF_INET6);
-	}
-	if (changed)
-		ports_save_soon(d);
-}
-
-static void on_sniff(struct netd *d, struct evsrc *src, uint32_t events)
-{
-	uint8_t buf[SNIFF_SNAPLEN];
-
-	for (int i = 0; i < SNIFF_BATCH; i++) {
-		struct sockaddr_ll sll;
-		socklen_t sl = sizeof(sll);
-		ssize_t n = recvfrom(src->fd, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&sll,
-				     &sl);
-
-		if (n < 0)
-			return;
-		if (sll.sll_pkttype == PACKET_OUTGOING)
-			continue;
-		sniff_frame(d, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf),
-			    sll.sll_ifindex);
-	}
-}
-
-int sniff_open(struct netd *d)
-{
-	/*
-	 * Incoming frames only; ARP and ICMPv6 whole, other IPv4 and IPv6
-	 * sampled, everything else never copied.
-	 */
-	struct sock_filter code[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 10, 0),	/* drop */
-		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_ARP, 7, 0),		/* keep */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 3, 0),		/* sample */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IPV6, 0, 6),		/* or drop */
-		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 20),			/* next header */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 58, 3, 0),			/* ICMPv6: keep */
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_RANDOM),
-		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, SNIFF_SAMPLE - 1),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SNIFF_SNAPLEN),			/* keep */
-		BPF_STMT(BPF_RET | BPF_K, 0),					/* drop */
-	};
-	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
-	int fd, one = 1, rcvbuf = 256 * 1024;
-
-	fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	/*
-	 * The filter first, then the protocol: nothing unfiltered is queued.
-	 * Outgoing frames are ignored before the kernel clones them for us,
-	 * so the socket costs transmitted traffic nothing.
-	 */
-	if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0 ||
-	    bind(fd, (struct sockaddr *)&(struct sockaddr_ll){
-		    .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) },
-		 sizeof(struct sockaddr_ll)) < 0) {
-		close(fd);
-		goto fail;
-	}
-	d->sniff.fd = fd;
-	d->sniff.fn = on_sniff;
-	return netd_epoll_add(d, &d->sniff, EPOLLIN);
-fail:
-	pr_warn("cannot watch what guests send (%s): announces carry no GARP or NA",
-		strerror(errno));
-	return 0;
-}
-
-void sniff_close(struct netd *d)
-{
-	if (d->sniff.fd >= 0)
-		close(d->sniff.fd);
-	d->sniff.fd = -1;
-}

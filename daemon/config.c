@@ -54,6 +54,13 @@ void config_default_state(const char *instance, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s.json", NETD_STATE_DIR, instance ? instance : "default");
 }
 
+unsigned int config_control_port(const struct netd_config *c)
+{
+	if (c->tunnel.control_port)
+		return c->tunnel.control_port;
+	return c->tunnel.port < 65535 ? c->tunnel.port + 1 : c->tunnel.port - 1;
+}
+
 const char *config_xdp_mode_name(enum semi_xdp_mode m)
 {
 	switch (m) {
@@ -272,11 +279,18 @@ static int parse_tunnel(struct ctx *x, struct netd_config *c, json_object *o)
 		else if (!strcmp(key, "vni"))
 			err = get_uint(x, "tunnel.vni", v, &c->tunnel.vni, 0,
 				       (1u << 24) - 1 - SEMI_VLAN_MAX);
+		else if (!strcmp(key, "control_port"))
+			err = get_uint(x, "tunnel.control_port", v, &c->tunnel.control_port, 1,
+				       65535);
 		else
-			err = unknown(x, "tunnel.", key, "local, port, vni");
+			err = unknown(x, "tunnel.", key, "local, port, vni, control_port");
 		if (err)
 			return err;
 	}
+	/* The tunnel's datagrams never reach a socket: XDP takes them. */
+	if (c->tunnel.control_port && c->tunnel.control_port == c->tunnel.port)
+		return bad(x, "tunnel.control_port", "must differ from tunnel.port (%u)",
+			   c->tunnel.port);
 	return 0;
 }
 

@@ -49,6 +49,7 @@ struct netd_config {
 		char local[64];		/* this host's tunnel address */
 		unsigned int port;	/* UDP, VXLAN format */
 		unsigned int vni;	/* VNI of untagged ports; a VLAN adds its VID */
+		unsigned int control_port; /* UDP, between peers' daemons; 0: port + 1 */
 	} tunnel;
 	struct {
 		unsigned int linger_ms;	/* source: after its announce came back */
@@ -85,6 +86,9 @@ void config_default_socket(const char *instance, char *buf, size_t len);
 void config_default_state(const char *instance, char *buf, size_t len);
 /* This host's name when the file has no "host": the first label of uname's. */
 void config_default_host(char *buf, size_t len);
+
+/* tunnel.control_port, or its default: the tunnel's port + 1. */
+unsigned int config_control_port(const struct netd_config *c);
 
 const char *config_xdp_mode_name(enum semi_xdp_mode m);
 

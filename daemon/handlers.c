@@ -464,7 +464,7 @@ static json_object *h_announce(struct netd *d, struct conn *c, struct request *r
 		return err_reply(req, &e);
 	o = port_json(d, p, false);
 	json_object_object_add(o, "announce", announce_json(p));
-	json_object_object_add(o, "addresses", port_addrs_json(&p->r));
+	json_object_object_add(o, "addresses", port_addrs_live_json(d, p));
 	return proto_reply_ok(req->id, o);
 }
 

@@ -361,6 +361,8 @@ int mig_out(struct netd *d, struct port *p, const char *to, bool *changed, struc
 	}
 	*changed = true;
 	announce_stop(d, p, "the VM left");
+	/* The VM is paused: its addresses are final; the destination announces them. */
+	peermsg_push(d, p);
 	bridge_sync(d, p);
 	if (old.state != p->r.state)
 		emit_state(d, p, old.state, fsm_event_id(FE_MIGRATE_OUT), 0);
@@ -382,6 +384,9 @@ int mig_done(struct netd *d, struct port *p, struct netd_err *e)
 	char from[NETD_HOST_LEN];
 	int err;
 
+	/* What the source said about its guest, if it is still queued. */
+	peermsg_drain(d);
+	old = p->r;
 	err = decide(d, p, FE_MIGRATE_DONE, &res, e);
 	if (err)
 		return err;
@@ -455,6 +460,7 @@ int mig_abort(struct netd *d, struct port *p, bool *aborted, bool *removed,
 			return err;
 		}
 	}
+	peermsg_cancel(d, p);
 	/* Path first: the tunnel goes once no path names it. */
 	if (old.state == PS_OUTGOING && semi_port_set_tunnel(d->dp, p->r.name, NULL))
 		pr_warn("port %s: %s", p->r.name, semi_dp_last_error(d->dp));
@@ -537,6 +543,9 @@ void mig_resume_all(struct netd *d)
 		bridge_sync(d, p);
 		if (p->r.ann.active)
 			announce_resume(d, p);
+		/* The destination may not have heard about the guest's addresses. */
+		if (p->r.state == PS_OUTGOING && p->r.mig.role == MIG_SOURCE && !p->r.mig.seen_ms)
+			peermsg_push(d, p);
 	}
 	mig_rearm_retire(d);
 }

@@ -438,6 +438,7 @@ static void print_config(const struct netd_config *c)
 			       json_object_new_string(c->tunnel.local) : NULL);
 	json_object_object_add(a, "port", json_object_new_int64(c->tunnel.port));
 	json_object_object_add(a, "vni", json_object_new_int64(c->tunnel.vni));
+	json_object_object_add(a, "control_port", json_object_new_int64(config_control_port(c)));
 	json_object_object_add(o, "tunnel", a);
 	a = json_object_new_object();
 	json_object_object_add(a, "linger_ms", json_object_new_int64(c->retire.linger_ms));
@@ -592,7 +593,7 @@ int main(int argc, char **argv)
 	if (!d)
 		return 1;
 	d->epfd = d->lock_fd = d->listen.fd = d->sig.fd = d->tfd.fd = d->links.fd = -1;
-	d->sniff.fd = -1;
+	d->pmsg.fd = -1;
 	if (config_load(&d->cfg, &ov, err, sizeof(err))) {
 		fprintf(stderr, "semi-netd: %s\n", err);
 		goto out_free;
@@ -652,6 +653,8 @@ int main(int argc, char **argv)
 		pr_err("cannot set up the tunnel: %s", semi_dp_last_error(d->dp));
 		goto out_dp;
 	}
+	if (peermsg_open(d))
+		goto out_dp;
 	if (ports_reconcile(d, &doc, have_file)) {
 		pr_err("cannot bring the datapath in line with state file %s", d->cfg.state);
 		goto out_dp;
@@ -667,7 +670,6 @@ int main(int argc, char **argv)
 	}
 	/* A migration in the middle: bridge, announces, retirement carry on. */
 	mig_resume_all(d);
-	sniff_open(d);
 	ports_rearm_handover(d);
 	pr_info("ready: instance %s, %zu port%s, %s datapath at %s, state %s", d->cfg.instance,
 		d->nports, d->nports == 1 ? "" : "s", semi_dp_adopted(d->dp) ? "adopted" : "new",
@@ -691,7 +693,7 @@ int main(int argc, char **argv)
 		pr_info("stopped; the datapath of instance %s keeps running", d->cfg.instance);
 out_dp:
 	hooks_stop(d);
-	sniff_close(d);
+	peermsg_close(d);
 	if (d->nev)
 		netcfg_events_close(d->nev);
 	if (d->nc)

@@ -11,7 +11,8 @@
  *   migrate.c   live migration: the migrate verbs, abort, the source's
  *               retirement, the host bridge (FDB, flood flags)
  *   peers.c     migration peers: next hops, the tunnel, the datapath's peers
- *   announce.c  announces after a migration, addresses learned from guests
+ *   announce.c  announces after a migration, the addresses they carry
+ *   peermsg.c   the source tells the destination its guest's addresses
  *   hook.c      the switch hook: an executable run after each migration
  */
 #ifndef SEMI_NETD_H
@@ -58,6 +59,11 @@ struct port {
 	bool have_last;
 	bool vf_up;			/* the VF is up with carrier (last seen) */
 	struct timer t_announce;	/* the next announce round */
+	/* Source of a migration: the guest's addresses sent to the peer (peermsg.c). */
+	struct timer t_push;		/* sends again until the peer answers */
+	uint32_t push_seq;
+	uint8_t push_tries;
+	bool push_done;			/* the peer answered */
 };
 
 /* A migration peer of the configuration, as resolved on this host. */
@@ -143,7 +149,8 @@ struct netd {
 	int npeers;
 	struct in_addr tunnel_ip;	/* 0: no tunnel (tunnel.local unset or IPv6) */
 	struct timer t_peers, t_retire;
-	struct evsrc sniff;		/* AF_PACKET: what guests send (learning) */
+	struct evsrc pmsg;		/* UDP: messages between peers' daemons */
+	uint32_t pmsg_seq;
 	struct hook_run *hooks;
 };
 
@@ -266,8 +273,19 @@ int announce_start(struct netd *d, struct port *p, const char *cause, struct net
 void announce_stop(struct netd *d, struct port *p, const char *why);
 void announce_resume(struct netd *d, struct port *p);
 json_object *announce_json(struct port *p);
-int sniff_open(struct netd *d);
-void sniff_close(struct netd *d);
+/* The guest's addresses: this host's datapath learned, then carried (p->r.addrs). */
+void port_addrs(struct netd *d, struct port *p, struct addr_set *out);
+void addr_set_merge(struct addr_set *to, const struct addr_set *from);
+json_object *port_addrs_live_json(struct netd *d, struct port *p);	/* port_addrs() */
+
+/* ---- peermsg.c ---- */
+int peermsg_open(struct netd *d);
+void peermsg_close(struct netd *d);
+/* Read what peers sent that is queued now. */
+void peermsg_drain(struct netd *d);
+/* Source, at --to: send the guest's addresses to the port's peer until it answers. */
+void peermsg_push(struct netd *d, struct port *p);
+void peermsg_cancel(struct netd *d, struct port *p);
 
 /* ---- hook.c ---- */
 void hook_migrated(struct netd *d, struct port *p, const char *from);

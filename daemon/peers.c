@@ -273,5 +273,7 @@ json_object *tunnel_json(struct netd *d)
 		inet_ntop(AF_INET, &d->tunnel_ip, a, sizeof(a))) : NULL);
 	json_object_object_add(o, "port", json_object_new_int64(d->cfg.tunnel.port));
 	json_object_object_add(o, "vni", json_object_new_int64(d->cfg.tunnel.vni));
+	json_object_object_add(o, "control_port",
+			       json_object_new_int64(config_control_port(&d->cfg)));
 	return o;
 }

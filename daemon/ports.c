@@ -143,6 +143,7 @@ int port_table_add(struct netd *d, struct port *p)
 void port_destroy(struct netd *d, struct port *p)
 {
 	timer_cancel(d, &p->t_announce);
+	timer_cancel(d, &p->t_push);
 	free(p);
 }
 
@@ -1146,7 +1147,7 @@ json_object *port_json(struct netd *d, struct port *p, bool detail)
 	if (!detail)
 		return o;
 	json_object_object_add(o, "announce", announce_json(p));
-	json_object_object_add(o, "addresses", port_addrs_json(&p->r));
+	json_object_object_add(o, "addresses", port_addrs_live_json(d, p));
 	json_object_object_add(o, "id", json_object_new_int64(p->id));
 	json_object_object_add(o, "handover", json_object_new_string(
 		p->r.handover == FH_WAIT ? "wait" : p->r.handover == FH_HOLD ? "hold" : "none"));

@@ -95,7 +95,7 @@ static json_object *ann_json(const struct ann_rec *a)
 	return o;
 }
 
-json_object *port_addrs_json(const struct port_rec *p)
+json_object *port_addrs_json(const struct addr_set *p)
 {
 	json_object *o = json_object_new_object(), *v4 = json_object_new_array(),
 		    *v6 = json_object_new_array();
@@ -134,7 +134,7 @@ json_object *port_rec_to_json(const struct port_rec *p)
 	json_object_object_add(o, "since_ms", json_object_new_int64(p->since_ms));
 	json_object_object_add(o, "migration", mig_json(&p->mig));
 	json_object_object_add(o, "announce", ann_json(&p->ann));
-	json_object_object_add(o, "addresses", port_addrs_json(p));
+	json_object_object_add(o, "addresses", port_addrs_json(&p->addrs));
 	return o;
 }
 
@@ -336,9 +336,11 @@ static int parse_addrs(struct pctx *x, const char *where, json_object *o, struct
 		return corrupt(x, "%s: 'addresses' must be an object, not %s", where, jtype(o));
 	json_object_object_foreach(o, key, val) {
 		if (!strcmp(key, "ipv4"))
-			err = parse_addr_list(x, where, key, val, AF_INET, p->ipv4, &p->n_ipv4);
+			err = parse_addr_list(x, where, key, val, AF_INET, p->addrs.ipv4,
+					      &p->addrs.n_ipv4);
 		else if (!strcmp(key, "ipv6"))
-			err = parse_addr_list(x, where, key, val, AF_INET6, p->ipv6, &p->n_ipv6);
+			err = parse_addr_list(x, where, key, val, AF_INET6, p->addrs.ipv6,
+					      &p->addrs.n_ipv6);
 		else
 			err = corrupt(x, "%s: unknown key 'addresses.%.32s'", where, key);
 		if (err)

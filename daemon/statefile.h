@@ -24,7 +24,8 @@
 #define STATEFILE_VERSION	2
 #define STATEFILE_VERSION_MIN	1
 
-#define PORT_ADDRS		4	/* learned addresses kept per family */
+/* Addresses of a guest per family: the datapath's slots and as many carried. */
+#define PORT_ADDRS		(2 * SEMI_LEARN_SLOTS)
 
 enum port_mode {
 	PM_REPRESENTOR,
@@ -57,6 +58,13 @@ struct ann_rec {
 	uint64_t flood_base;		/* the instance's flood counter then */
 };
 
+/* A guest's addresses. */
+struct addr_set {
+	struct in_addr ipv4[PORT_ADDRS];
+	struct in6_addr ipv6[PORT_ADDRS];
+	uint8_t n_ipv4, n_ipv6;
+};
+
 /* A port as the daemon keeps it and the file stores it. */
 struct port_rec {
 	char name[SEMI_NAME_LEN];
@@ -73,10 +81,11 @@ struct port_rec {
 	int64_t since_ms;		/* wall clock when the state was entered */
 	struct mig_rec mig;
 	struct ann_rec ann;
-	/* Learned from the guest's own frames, most recent first. */
-	struct in_addr ipv4[PORT_ADDRS];
-	struct in6_addr ipv6[PORT_ADDRS];
-	uint8_t n_ipv4, n_ipv6;
+	/*
+	 * The guest's addresses as the source host had learned them, carried
+	 * here by the migration (announce.c); the datapath learns the rest.
+	 */
+	struct addr_set addrs;
 };
 
 /* A migration peer as last resolved (the configuration names them). */
@@ -102,7 +111,7 @@ int statefile_parse(const char *path, const char *text, size_t len, struct state
 int statefile_save(const char *path, const struct state_doc *doc, char *err, size_t errlen);
 json_object *statefile_to_json(const struct state_doc *doc);
 json_object *port_rec_to_json(const struct port_rec *p);
-json_object *port_addrs_json(const struct port_rec *p);	/* {"ipv4":[..],"ipv6":[..]} */
+json_object *port_addrs_json(const struct addr_set *a);	/* {"ipv4":[..],"ipv6":[..]} */
 void state_doc_free(struct state_doc *doc);
 
 const char *port_mode_name(enum port_mode m);

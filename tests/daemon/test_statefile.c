@@ -83,11 +83,11 @@ static struct port_rec sample(int i)
 	if (i == 1) {
 		r.ann = (struct ann_rec){ .active = true, .rounds = 2, .started_ms = 1700000000300ll,
 					  .rx_base = 5, .flood_base = 9 };
-		r.n_ipv4 = 2;
-		r.ipv4[0].s_addr = htonl(0xc000020b);
-		r.ipv4[1].s_addr = htonl(0xc000020c);
-		r.n_ipv6 = 1;
-		inet_pton(AF_INET6, "2001:db8::b", &r.ipv6[0]);
+		r.addrs.n_ipv4 = 2;
+		r.addrs.ipv4[0].s_addr = htonl(0xc000020b);
+		r.addrs.ipv4[1].s_addr = htonl(0xc000020c);
+		r.addrs.n_ipv6 = 1;
+		inet_pton(AF_INET6, "2001:db8::b", &r.addrs.ipv6[0]);
 	}
 	return r;
 }
@@ -146,10 +146,12 @@ static void test_round_trip(void **state)
 		assert_int_equal(a->ann.started_ms, b->ann.started_ms);
 		assert_int_equal(a->ann.rx_base, b->ann.rx_base);
 		assert_int_equal(a->ann.flood_base, b->ann.flood_base);
-		assert_int_equal(a->n_ipv4, b->n_ipv4);
-		assert_int_equal(a->n_ipv6, b->n_ipv6);
-		assert_memory_equal(a->ipv4, b->ipv4, sizeof(a->ipv4[0]) * b->n_ipv4);
-		assert_memory_equal(a->ipv6, b->ipv6, sizeof(a->ipv6[0]) * b->n_ipv6);
+		assert_int_equal(a->addrs.n_ipv4, b->addrs.n_ipv4);
+		assert_int_equal(a->addrs.n_ipv6, b->addrs.n_ipv6);
+		assert_memory_equal(a->addrs.ipv4, b->addrs.ipv4,
+				    sizeof(a->addrs.ipv4[0]) * b->addrs.n_ipv4);
+		assert_memory_equal(a->addrs.ipv6, b->addrs.ipv6,
+				    sizeof(a->addrs.ipv6[0]) * b->addrs.n_ipv6);
 	}
 	assert_int_equal(back.npeers, 2);
 	assert_string_equal(back.peers[1].name, "hostB");
@@ -256,7 +258,8 @@ static const struct {
 	{ HDR2 "\"ports\":[" P1X("\"addresses\":{\"ipv4\":[\"192.0.2.300\"]}") "]}",
 	  "bad address \"192.0.2.300\"" },
 	{ HDR2 "\"ports\":[" P1X("\"addresses\":{\"ipv6\":[\"::1\",\"::2\",\"::3\",\"::4\","
-				  "\"::5\"]}") "]}", "more than 4 addresses" },
+				  "\"::5\",\"::6\",\"::7\",\"::8\",\"::9\"]}") "]}",
+	  "more than 8 addresses" },
 	{ HDR2 "\"ports\":[" P1X("\"addresses\":{\"ipx\":[]}") "]}",
 	  "unknown key 'addresses.ipx'" },
 	{ HDR2 "\"ports\":[],\"peers\":[{\"name\":\"hostB\"}]}", "peer 0: needs a name and an" },
@@ -330,7 +333,7 @@ static void test_version_1(void **state)
 	assert_int_equal(doc.n, 1);
 	assert_int_equal(doc.ports[0].mig.role, MIG_NONE);
 	assert_false(doc.ports[0].ann.active);
-	assert_int_equal(doc.ports[0].n_ipv4, 0);
+	assert_int_equal(doc.ports[0].addrs.n_ipv4, 0);
 	assert_int_equal(doc.npeers, 0);
 	state_doc_free(&doc);
 	/* ... but a key of version 2 in a version 1 file is corruption. */
@@ -399,6 +402,7 @@ static void test_config_good(void **state)
 	assert_string_equal(c.peers[1].address, "fd00::3");
 	assert_int_equal(c.tunnel.port, 4790);
 	assert_int_equal(c.tunnel.vni, 4096);
+	assert_int_equal(config_control_port(&c), 4791);	/* the tunnel's + 1 */
 	assert_string_equal(c.host, "hostA");
 	assert_int_equal(c.retire.linger_ms, 5);
 	assert_int_equal(c.retire.grace_ms, 600);
@@ -413,6 +417,9 @@ static void test_config_good(void **state)
 	assert_int_equal(c.retire.linger_ms, 200);
 	assert_int_equal(c.retire.grace_ms, 30000);
 	assert_int_equal(c.tunnel.vni, 0);
+	assert_int_equal(config_control_port(&c), 4790);
+	assert_int_equal(cfg("{\"tunnel\":{\"control_port\":5000}}", &c, err, sizeof(err)), 0);
+	assert_int_equal(config_control_port(&c), 5000);
 	assert_string_equal(c.pin_root, "/sys/fs/bpf/semi-net");
 }
 
@@ -435,6 +442,8 @@ static const struct {
 	{ "{\"peers\":[{\"name\":\"b\",\"address\":\"10.0.0.1\"},{\"name\":\"b\","
 	  "\"address\":\"10.0.0.2\"}]}", "appears twice" },
 	{ "{\"tunnel\":{\"port\":70000}}", "key 'tunnel.port'" },
+	{ "{\"tunnel\":{\"control_port\":4790,\"port\":4790}}",
+	  "key 'tunnel.control_port': must differ from tunnel.port (4790)" },
 	{ "{\"tunnel\":{\"vni\":16777215}}", "key 'tunnel.vni': must be an integer 0..16773121" },
 	{ "{\"retire\":{\"grace_ms\":0}}", "key 'retire.grace_ms'" },
 	{ "{\"retire\":{\"soon\":1}}", "unknown key 'retire.soon'" },

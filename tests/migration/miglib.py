@@ -313,19 +313,24 @@ class Mig:
         """n VXLAN frames (UDP 4789, VNI 0) to host's tunnel address, sent
         by the client with outer source address outer_src, around a UDP
         frame for inner_dst (default vm1's MAC)."""
-        h, c = self.lab.host(host), self.lab.topo["client"]
+        c = self.lab.topo["client"]
         inner = (mac_bytes(inner_dst or self.mac) + mac_bytes(c["mac"]) + b"\x08\x00" +
                  ipv4_udp(semilab.strip_len(c["ipv4"]), semilab.strip_len(self.g["ipv4"]),
                           40000, 9, b"semi-net tunnel test"))
-        vx = struct.pack("!II", 0x08000000, 0) + inner
-        outer = (mac_bytes(h["bridge_mac"]) + mac_bytes(c["mac"]) + b"\x08\x00" +
-                 ipv4_udp(outer_src, semilab.strip_len(h["ipv4"]), 49152, 4789, vx))
+        self.send_udp(host, outer_src, 4789, struct.pack("!II", 0x08000000, 0) + inner, n)
+
+    def send_udp(self, host, src, dport, payload, n=1):
+        """n UDP datagrams to host's underlay address, sent by the client
+        (raw, on its wire) with source address src."""
+        h, c = self.lab.host(host), self.lab.topo["client"]
+        frame = (mac_bytes(h["bridge_mac"]) + mac_bytes(c["mac"]) + b"\x08\x00" +
+                 ipv4_udp(src, semilab.strip_len(h["ipv4"]), 49152, dport, payload))
         with netns.open_in(c["ns"]):
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
         try:
             s.bind((c["dev"], 0))
             for _ in range(n):
-                s.send(outer)
+                s.send(frame)
         finally:
             s.close()
 

@@ -438,6 +438,64 @@ def test_announce_carries_learned_addresses(mig):
     assert "does not run here" in m.ctl(B, "announce", VM, check=1).stderr
 
 
+def test_addresses_travel_with_the_migration(mig):
+    """The destination's first announce names the addresses the guest sent
+    from on the source, IPv4 and IPv6, though the guest has sent nothing
+    through the destination yet: the source's daemon hands them over at
+    --to (peermsg.c).  Such a message counts from a peer's address only,
+    and the source's at --to replaces what came before."""
+    m = mig(config={"announce": {"initial_ms": 20, "step_ms": 10, "rounds": 3}})
+    ep, client = m.lab.endpoint(VM), m.lab.endpoint("client")
+    m.assigned(A)
+    m.lab.exec(VM, ["ping", "-6", "-c", "1", "-W", "1", client["ipv6"]])
+    addrs = lambda h: m.port(h)["addresses"]        # noqa: E731
+    m.lab.wait_for("hostA's datapath to learn both addresses",
+                   lambda: ep["ipv4"] in addrs(A)["ipv4"] and ep["ipv6"] in addrs(A)["ipv6"])
+    step_in(m, A, B)
+    assert addrs(B) == {"ipv4": [], "ipv6": []}
+
+    def forged(ip):
+        return json.dumps({"semi-net": "guest", "v": 1, "seq": 1, "port": VM, "mac": m.mac,
+                           "vlan": 0, "ipv4": [ip], "ipv6": []}).encode()
+    # From the client, no peer: ignored.  Then from hostA's address (the
+    # tunnel's trust: a peer's address): taken, in order.
+    m.send_udp(B, client["ipv4"], 4790, forged("10.9.9.9"))
+    m.send_udp(B, "198.51.100.1", 4790, forged("10.8.8.8"))
+    m.lab.wait_for("hostB to take the peer's message", lambda: addrs(B)["ipv4"] == ["10.8.8.8"])
+    step_begin(m, A)
+    step_unplug(m, A)
+    step_out(m, A, B)
+    m.lab.wait_for("hostB to have the guest's addresses from hostA",
+                   lambda: ep["ipv4"] in addrs(B)["ipv4"])
+    got = addrs(B)
+    assert ep["ipv6"] in got["ipv6"] and "10.8.8.8" not in got["ipv4"], got
+    carried = m.lab.host(B)["daemon"]["state"]
+    with open(carried) as f:
+        port = next(p for p in json.load(f)["ports"] if p["name"] == VM)
+    assert port["addresses"] == got, port
+    cap = Capture(m)
+    try:
+        ws, watch = m.watch(B)
+        step_move_done(m, B)
+        evs = []
+        while not evs or "stopped" not in evs[-1]:
+            ev = watch.next()
+            if ev.get("event") == "announce":
+                evs.append(ev)
+        ws.close()
+        time.sleep(0.05)
+        frames = cap.frames()
+    finally:
+        cap.close()
+    assert ep["ipv4"] in evs[0]["ipv4"] and ep["ipv6"] in evs[0]["ipv6"], evs
+    garp = [f for f in frames if f[12:14] == b"\x08\x06" and
+            f[28:32] == socket.inet_aton(ep["ipv4"])]
+    na = [f for f in frames if f[12:14] == b"\x86\xdd" and f[20] == 58 and f[54] == 136
+          and f[62:78] == socket.inet_pton(socket.AF_INET6, ep["ipv6"])]
+    assert garp and na, [f[:80].hex() for f in frames]
+    assert "did not" not in m.daemon_log(A), m.daemon_log(A)
+
+
 def test_announce_stops_on_return_traffic(mig):
     """Rounds stop once frames for the VM come from the fabric directly."""
     m = mig(config={"announce": {"initial_ms": 200, "step_ms": 200, "rounds": 5}})
