@@ -884,6 +884,16 @@ static void uplink_gone(struct netd *d, uint32_t ifindex)
 	emit_simple(d, NULL, "uplink", "device", d->cfg.uplink, "action", "gone");
 }
 
+/* XDP_TX out of the uplink (the tunnel) works, or not: the datapath re-reads it. */
+static void uplink_refresh(struct netd *d)
+{
+	if (semi_dp_uplink_refresh(d->dp))
+		pr_warn("uplink %s: cannot re-check what it can do: %s", d->cfg.uplink,
+			semi_dp_last_error(d->dp));
+	else
+		pr_debug("uplink %s: XDP_TX re-checked", d->cfg.uplink);
+}
+
 int uplink_attach(struct netd *d)
 {
 	struct semi_attachment *recs;
@@ -959,9 +969,18 @@ void ports_link_event(const struct netcfg_link_event *ev, void *arg)
 		}
 	}
 	if (ev->type == NETCFG_LINK_CHANGED && !renamed &&
-	    (ev->changes & (NETCFG_LINK_CHG_FLAGS | NETCFG_LINK_CHG_CARRIER))) {
+	    (ev->changes & (NETCFG_LINK_CHG_FLAGS | NETCFG_LINK_CHG_CARRIER |
+			    NETCFG_LINK_CHG_FEATURES))) {
 		bool up = (l->flags & IFF_UP) && l->carrier;
+		/*
+		 * Whether a device takes XDP frames can change with its state,
+		 * and with its features (a veth: its peer's XDP program comes or
+		 * goes); a device going down is asked again when it is up.
+		 */
+		bool ask = up || (ev->changes & NETCFG_LINK_CHG_FEATURES);
 
+		if (ask && d->uplink_attached && ifindex == d->uplink_ifindex)
+			uplink_refresh(d);
 		for (size_t i = 0; i < d->nports; i++) {
 			struct port *p = d->ports[i];
 
@@ -978,11 +997,7 @@ void ports_link_event(const struct netcfg_link_event *ev, void *arg)
 				}
 				p->vf_up = up;
 			}
-			/*
-			 * Whether a device takes XDP frames can change with its
-			 * state; a device going down is asked again when it is up.
-			 */
-			if (up && (p->r.vf_ifindex == ifindex || p->r.tap_ifindex == ifindex))
+			if (ask && (p->r.vf_ifindex == ifindex || p->r.tap_ifindex == ifindex))
 				semi_port_refresh(d->dp, p->r.name);
 		}
 	}

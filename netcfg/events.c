@@ -105,7 +105,8 @@ static unsigned int ev_diff(const struct netcfg_link *a,
 	return c;
 }
 
-static int ev_newlink(struct netcfg_events *ev, const struct netcfg_link *l)
+static int ev_newlink(struct netcfg_events *ev, const struct netcfg_link *l,
+		      unsigned int events)
 {
 	struct ev_link **pp = ev_slot(ev, l->ifindex);
 	struct ev_link *e = *pp;
@@ -123,7 +124,7 @@ static int ev_newlink(struct netcfg_events *ev, const struct netcfg_link *l)
 		return 0;
 	}
 	e->gen = ev->gen;
-	changes = ev_diff(&e->link, l);
+	changes = ev_diff(&e->link, l) | events;
 	if (!changes) {
 		/* kind / port kind may only now be filled in */
 		e->link = *l;
@@ -225,6 +226,16 @@ static int ev_dump_done(struct netcfg_events *ev)
 	return 0;
 }
 
+/* What a notification says happened beyond the state it carries. */
+static unsigned int link_events(struct nlmsghdr *nlh)
+{
+	struct nlattr *a = nlmsg_find_attr(nlh, sizeof(struct ifinfomsg), IFLA_EVENT);
+
+	if (a && nla_len(a) == sizeof(uint32_t) && nla_get_u32(a) == IFLA_EVENT_FEATURES)
+		return NETCFG_LINK_CHG_FEATURES;
+	return 0;
+}
+
 int netcfg__events_handle(struct netcfg_events *ev, struct nlmsghdr *nlh)
 {
 	/*
@@ -274,7 +285,7 @@ int netcfg__events_handle(struct netcfg_events *ev, struct nlmsghdr *nlh)
 		ev_dellink(ev, &l);
 		return 0;
 	}
-	return ev_newlink(ev, &l);
+	return ev_newlink(ev, &l, from_dump ? 0 : link_events(nlh));
 }
 
 struct netcfg_events *netcfg__events_new(netcfg_link_cb cb, void *arg)

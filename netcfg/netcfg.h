@@ -127,6 +127,12 @@ enum netcfg_link_event_type {
 #define NETCFG_LINK_CHG_MAC		(1u << 4)
 #define NETCFG_LINK_CHG_MTU		(1u << 5)
 #define NETCFG_LINK_CHG_MASTER		(1u << 6)
+/*
+ * The kernel said the device's features changed (IFLA_EVENT_FEATURES),
+ * with or without a change above: what it can offload, or take from XDP,
+ * may differ -- a veth when its peer gets or loses an XDP program.
+ */
+#define NETCFG_LINK_CHG_FEATURES	(1u << 7)
 
 struct netcfg_link_event {
 	enum netcfg_link_event_type type;
@@ -147,7 +153,7 @@ struct netcfg_events;
  * call netcfg_events_process() when it is readable.
  *
  * Only real changes are reported: a notification that changes none of the
- * NETCFG_LINK_CHG_* fields produces no callback.  Bridge-port (AF_BRIDGE)
+ * NETCFG_LINK_CHG_* fields, and is no feature change, produces no callback.  Bridge-port (AF_BRIDGE)
  * notifications are ignored; a port leaving a bridge is a CHANGED event
  * with NETCFG_LINK_CHG_MASTER, never a REMOVED one.
  *

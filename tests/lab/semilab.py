@@ -178,10 +178,11 @@ def stop_process(pid, starttime, popen=None, timeout=5.0, reaped=False):
 # ---- the topology, as data --------------------------------------------------
 
 def topology(name, vms=1, home="hostA", vf=True, relay=True, daemons=False,
-             daemon_config=None):
+             daemon_config=None, fabric_xdp=True):
     """Everything the steps build, as plain data (also `lab status -j`).
     daemons: one semi-netd per host (step "daemons"), with daemon_config
-    merged into each host's configuration."""
+    merged into each host's configuration; fabric_xdp: the fabric's ends
+    of the uplinks take XDP frames (see step_daemons_up)."""
     if not NAME_RE.match(name):
         raise LabError(f"bad lab name '{name}': letters, digits, '_' and '-', "
                        "at most 24 characters")
@@ -202,6 +203,7 @@ def topology(name, vms=1, home="hostA", vf=True, relay=True, daemons=False,
         "guests": {},
         "daemons": bool(daemons),
         "daemon_config": dict(daemon_config or {}),
+        "fabric_xdp": bool(fabric_xdp),
     }
     topo["fabric"]["ports"]["client"] = "p-client"
     for i, h in enumerate(HOSTS, 1):
@@ -438,13 +440,13 @@ def step_daemons_up(lab):
     # A NIC sends back out what its XDP program returns XDP_TX (semi-net's
     # tunnel): a veth does so only when its peer takes XDP frames, so the
     # fabric's ends get an XDP program that passes everything (lab_steer
-    # with its slot empty).
-    if any(daemon_config(lab, h).get("uplink_xdp", "auto") != "off"
-           for h in lab.topo["hosts"]):
-        obj = os.path.join(lab.build, "lab", "lab_steer.bpf.o")
-        for host in lab.topo["hosts"].values():
-            run(["ip", "link", "set", "dev", host["fabric_port"], "xdpdrv", "obj", obj,
-                 "sec", "xdp"], ns=lab.topo["fabric"]["ns"])
+    # with its slot empty) -- a NIC whose XDP_TX works.  Without it
+    # (fabric_xdp=False) the datapath sends tunnel frames by TC.
+    if lab.topo.get("fabric_xdp", True) and any(
+            daemon_config(lab, h).get("uplink_xdp", "auto") != "off"
+            for h in lab.topo["hosts"]):
+        for h in lab.topo["hosts"]:
+            lab.fabric_xdp(h, True)
     for h, host in lab.topo["hosts"].items():
         dm = host["daemon"]
         os.makedirs(os.path.dirname(dm["socket"]), exist_ok=True)
@@ -554,8 +556,10 @@ class Lab:
     up one that is already up (from /run/semi-lab/NAME/lab.json)."""
 
     def __init__(self, name, vms=1, home="hostA", vf=True, relay=True,
-                 build=None, steps=None, daemons=False, daemon_config=None):
-        self.topo = topology(name, vms, home, vf, relay, daemons, daemon_config)
+                 build=None, steps=None, daemons=False, daemon_config=None,
+                 fabric_xdp=True):
+        self.topo = topology(name, vms, home, vf, relay, daemons, daemon_config,
+                             fabric_xdp)
         self.name = name
         self.rundir = self.topo["rundir"]
         self.statefile = os.path.join(self.rundir, "lab.json")
@@ -585,7 +589,8 @@ class Lab:
         lab = cls(name, vms=len(topo["guests"]), home=g0.get("home", "hostA"),
                   vf=g0.get("plug_vf", True), relay=g0.get("start_relay", True),
                   build=build, daemons=topo.get("daemons", False),
-                  daemon_config=topo.get("daemon_config"))
+                  daemon_config=topo.get("daemon_config"),
+                  fabric_xdp=topo.get("fabric_xdp", True))
         lab.topo = topo
         lab.state = state
         return lab
@@ -972,6 +977,14 @@ class Lab:
             self.plug(vm, host)
 
     # -- semi-netd (lab daemons=True) ------------------------------------------
+
+    def fabric_xdp(self, host, on):
+        """XDP (pass everything) on the fabric's end of host's uplink, or
+        none: whether XDP_TX out of the uplink works."""
+        port = self.topo["fabric"]["ports"][host]
+        obj = os.path.join(self.build, "lab", "lab_steer.bpf.o")
+        run(["ip", "link", "set", "dev", port, "xdpdrv"] +
+            (["obj", obj, "sec", "xdp"] if on else ["off"]), ns=self.topo["fabric"]["ns"])
 
     def netctl(self, host, *args, check=0, json_out=False, timeout=30):
         """semi-netctl ARGS against host's semi-netd (-j with json_out: the

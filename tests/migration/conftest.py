@@ -2,7 +2,7 @@
 """Fixtures for the live-migration tests: two-host labs with a semi-netd per
 host, named after the run token, always taken down.
 
-    def test_x(mig):                  # mig(config={...}, vf=True) -> miglib.Mig
+    def test_x(mig):                  # mig(config={...}, vf=True, fabric_xdp=True) -> miglib.Mig
         m = mig()
 
 When a test fails, the lab's status, the relays' and both daemons' logs are
@@ -31,11 +31,11 @@ def pytest_runtest_makereport(item, call):
 def mig(build, request):
     made = []
 
-    def make(config=None, vf=True):
+    def make(config=None, vf=True, fabric_xdp=True):
         name = netns.unique(f"m{len(made)}")
         m = Mig.__new__(Mig)
         made.append(m)          # before up: a half-built lab is taken down too
-        Mig.__init__(m, build, name, config=config, vf=vf)
+        Mig.__init__(m, build, name, config=config, vf=vf, fabric_xdp=fabric_xdp)
         return m
 
     yield make

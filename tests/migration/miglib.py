@@ -89,10 +89,10 @@ class Mig:
     """A lab with vm1 on hostA (its VF plugged), a semi-netd per host and
     vm1's port added on hostA; config goes into both daemons' files."""
 
-    def __init__(self, build, name, config=None, vf=True):
+    def __init__(self, build, name, config=None, vf=True, fabric_xdp=True):
         self.build = build
         self.lab = semilab.Lab(name, vms=1, build=build, vf=vf, daemons=True,
-                               daemon_config=config)
+                               daemon_config=config, fabric_xdp=fabric_xdp)
         self.lab.up()
         self.g = self.lab.guest(VM)
         self.mac = self.g["mac"]
@@ -140,6 +140,14 @@ class Mig:
 
     def instance_stats(self, host):
         return self.j(host, "stats")["instance"]
+
+    def uplink_flags(self, host):
+        """semi_ctl.uplink_flags of host's datapath (1: XDP_TX works)."""
+        dm = self.lab.host(host)["daemon"]
+        pin = os.path.join(dm["pin_root"], dm["instance"], "semi_ctl")
+        out = json.loads(self.lab.exec(host, ["bpftool", "-j", "map", "dump", "pinned", pin]))
+        return out[0]["formatted"]["value"]["uplink_flags"] if "formatted" in out[0] \
+            else out[0]["value"]["uplink_flags"]
 
     def daemon_log(self, host):
         try:

@@ -192,3 +192,40 @@ def test_migration_there_and_back_at_50kpps(mig):
         f = migrate_under_meter(m, src, 50000)
         check_host_side(m, src, f)
         assert f["rx"]["paths"][0] == "vf" and "virtio" in f["rx"]["paths"], f["rx"]
+
+
+def test_migration_without_xdp_tx_at_50kpps(mig):
+    """A lab whose fabric ends take no XDP frames: XDP_TX out of a veth
+    uplink then drops what it sends, so the datapath sends tunnel frames by
+    TC (the uplink's XDP defers them).  The same migration, the same
+    figures: nothing lost outside the guest's windows, nothing refused."""
+    m = mig(fabric_xdp=False)
+    assert [m.uplink_flags(h) for h in HOSTS] == [0, 0]
+    assert all(m.j(h, "status")["uplink"]["xdp_native"] for h in HOSTS)
+    m.queues()
+    m.assigned("hostA")
+    before = m.instance_stats("hostA")
+    f = migrate_under_meter(m, "hostA", 50000)
+    check_host_side(m, "hostA", f)
+    after = m.instance_stats("hostA")
+    assert after["xdp_defer"]["packets"] - before["xdp_defer"]["packets"] >= f["forwarded"]
+    assert after["drop"]["redirect"] == before["drop"]["redirect"], (before, after)
+
+
+def test_uplink_xdp_tx_follows_the_fabric(mig):
+    """Whether XDP_TX out of the uplink works is re-read when the uplink
+    says its features changed (its veth peer got or lost XDP): the tunnel
+    is sent by XDP or by TC accordingly, before any frame is refused."""
+    m = mig()
+    assert m.uplink_flags("hostA") == 1
+    m.lab.fabric_xdp("hostA", False)
+    m.lab.wait_for("hostA to see XDP_TX gone", lambda: m.uplink_flags("hostA") == 0)
+    m.lab.fabric_xdp("hostA", True)
+    m.lab.wait_for("hostA to see XDP_TX back", lambda: m.uplink_flags("hostA") == 1)
+    m.lab.fabric_xdp("hostA", False)
+    m.lab.wait_for("hostA to see XDP_TX gone", lambda: m.uplink_flags("hostA") == 0)
+    m.queues()
+    m.assigned("hostA")
+    f = migrate_under_meter(m, "hostA", 50000)
+    check_host_side(m, "hostA", f)
+    assert m.instance_stats("hostA")["drop"]["redirect"] == 0

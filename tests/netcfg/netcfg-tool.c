@@ -142,7 +142,7 @@ static int cmd_link(struct netcfg *nc, int argc, char **argv)
 
 static const char *const ev_names[] = { "added", "removed", "changed" };
 static const char *const chg_names[] = {
-	"name", "carrier", "operstate", "flags", "mac", "mtu", "master",
+	"name", "carrier", "operstate", "flags", "mac", "mtu", "master", "features",
 };
 
 static int ev_seen, ev_want;

@@ -3,6 +3,7 @@
 as they happen, fast, and never lost for good when the kernel drops
 notifications."""
 import json
+import os
 import statistics
 import time
 
@@ -74,6 +75,22 @@ def test_bridge_port_join_leave_is_not_removal(ns, events):
     ev.wait(is_("changed", "tap0", "mtu"))
     # the bridge's AF_BRIDGE RTM_DELLINK for the port is not a removal
     assert not [e for e in ev.seen if e["event"] == "removed"]
+
+
+def test_feature_change_of_a_veth_whose_peer_gets_xdp(ns, events, build):
+    """A veth takes XDP frames only while its peer has an XDP program: the
+    kernel says so with a feature-change notification on the veth, which
+    changes none of the other fields -- reported as a "features" change."""
+    obj = os.path.join(build, "lab", "lab_steer.bpf.o")
+    ns.ip("link add up0 type veth peer name up0-peer")
+    ns.ip("link set up0 up")
+    ns.ip("link set up0-peer up")
+    ev = events("timeout", 20000)
+    ns.ip(f"link set dev up0-peer xdpdrv obj {obj} sec xdp")
+    on = ev.wait(is_("changed", "up0", "features"))
+    assert on["changes"] == ["features"], on
+    ns.ip("link set dev up0-peer xdpdrv off")
+    ev.wait(is_("changed", "up0", "features"))
 
 
 def test_other_namespace_is_invisible(ns, events):

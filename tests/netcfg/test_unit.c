@@ -230,6 +230,7 @@ struct fake_link {
 	uint8_t operstate, carrier;
 	const char *kind, *port_kind;
 	const uint8_t *mac;
+	uint32_t event;			/* IFLA_EVENT, 0 none */
 };
 
 static struct nl_msg *link_msg(const struct fake_link *f)
@@ -252,6 +253,8 @@ static struct nl_msg *link_msg(const struct fake_link *f)
 	nla_put_u8(msg, IFLA_CARRIER, f->carrier);
 	if (f->master)
 		nla_put_u32(msg, IFLA_MASTER, f->master);
+	if (f->event)
+		nla_put_u32(msg, IFLA_EVENT, f->event);
 	if (f->kind || f->port_kind) {
 		struct nlattr *li = nla_nest_start(msg, IFLA_LINKINFO);
 
@@ -674,6 +677,19 @@ static void test_events(void **state)
 	assert_int_equal(s.ev[1].changes, NETCFG_LINK_CHG_CARRIER |
 			 NETCFG_LINK_CHG_OPERSTATE | NETCFG_LINK_CHG_FLAGS);
 	assert_true(s.ev[1].link.carrier);
+
+	/* a feature change (a veth's peer got XDP): nothing else differs */
+	vf.event = IFLA_EVENT_FEATURES;
+	feed(ev, &vf, 0);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.ev[2].type, NETCFG_LINK_CHANGED);
+	assert_int_equal(s.ev[2].changes, NETCFG_LINK_CHG_FEATURES);
+	/* other events (a notification of peers, say) are no change */
+	vf.event = IFLA_EVENT_NOTIFY_PEERS;
+	feed(ev, &vf, 0);
+	assert_int_equal(s.n, 3);
+	vf.event = 0;
+	s.n = 2;
 
 	/* rename */
 	vf.name = "vm1-vf";
