@@ -486,8 +486,14 @@ def cost(b):
 
 # ---- 4. switch cost ---------------------------------------------------------
 
-def switch_run(b, wire, host, inst, tool_args, gen_args, count):
+def switch_run(b, wire, host, inst, tool_args, gen_args, count, before_traffic=None):
     tool = b.start([b.bin("semi-dpbench")] + tool_args + ["-j"], ns=host, cpu=AUX_CPU)
+    if before_traffic:
+        try:
+            before_traffic()
+        except Exception:
+            b.kill(tool)
+            raise
     gen = b.pktgen(wire, "--dev", "up0p", "--rate", b.args.switch_rate, "--duration", 120,
                    *gen_args, background=True)
     try:
@@ -555,13 +561,20 @@ def ctl_switch(b):
     netns.veth(h, "v0", g, "v0g")
     netns.veth(h, "t0", g, "t0g")
     d = b.netd(h, {"uplink": "up0"}, cpu=AUX_CPU)
-    # Receivers up while the port is added: its devices take XDP frames.
-    hold = b.counter(f"{g.name}:v0g", f"{g.name}:t0g")
     d.ctl("port", "add", "p0", "--mac", b.mac(0), "--vf", "v0", "--tap", "t0", check=0)
-    b.finish(hold)
-    port = d.port("p0")
-    if not (port["vf"]["xdp"] and port["tap"]["xdp"]):
-        raise RuntimeError(f"port p0 is not on the XDP path: {port}")
+
+    def on_xdp_path():
+        """The receivers (the tool's XDP programs on the peers) make v0 and
+        t0 take XDP frames; semi-netd re-reads that on the feature change."""
+        end = time.monotonic() + 10
+        while True:
+            port = d.port("p0")
+            if port["vf"]["xdp"] and port["tap"]["xdp"]:
+                return
+            if time.monotonic() > end:
+                raise RuntimeError(f"port p0 is not on the XDP path: {port}")
+            time.sleep(0.01)
+
     out = {"daemon_cpu": AUX_CPU, "state_file_fs": fs_type(d.state), "via": {}}
     for via in ("socket", "semi-netctl"):
         args = ["ctlswitch", "--socket", d.socket, "--port", "p0",
@@ -570,7 +583,7 @@ def ctl_switch(b):
         if via == "semi-netctl":
             args += ["--netctl", b.bin("semi-netctl")]
         out["via"][via] = switch_run(b, w, h, None, args, ["--dst-mac", b.mac(0)],
-                                     b.args.switches)
+                                     b.args.switches, before_traffic=on_xdp_path)
     out["state_generation"] = d.read_state()["generation"]
     return out
 
