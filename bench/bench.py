@@ -916,8 +916,18 @@ def machine():
                             "bpf", "loader", "daemon"],
                            capture_output=True, text=True).stdout.strip()
     return {"kernel": platform.release(), "cpu": cpu, "cpus": os.cpu_count(),
+            "loadavg_start": loadavg(),
             "mem_mib": mem, "os": _os_name(), "commit": rev + ("+dirty" if dirty else ""),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def loadavg():
+    """The 1, 5 and 15 minute load averages: how busy the shared machine was."""
+    try:
+        with open("/proc/loadavg") as f:
+            return [float(x) for x in f.read().split()[:3]]
+    except (OSError, ValueError):
+        return None
 
 
 def _os_name():
@@ -1166,6 +1176,7 @@ def main():
     shared.close()
     netns.cleanup_all()
     res["seconds"] = round(time.monotonic() - t_all, 1)
+    res["machine"]["loadavg_end"] = loadavg()
     cross_ratios(res["sections"])
 
     path = args.json or os.path.join(args.build, "bench", "results.json")

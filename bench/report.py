@@ -189,6 +189,9 @@ def markdown(res, table_text):
          f"* **Machine:** {m['cpus']} CPUs ({m['cpu']}), {m['mem_mib']} MiB, "
          f"{m['os']}, kernel {m['kernel']}",
          f"* **When, what:** {m['date']}, commit {m['commit']}",
+         f"* **Load** (1/5/15-minute averages, {m['cpus']} CPUs; other work on the machine "
+         f"shows here): {'/'.join(map(str, m.get('loadavg_start') or []))} at the start, "
+         f"{'/'.join(map(str, m.get('loadavg_end') or []))} at the end",
          "* **Command:** `make bench` (as root; it runs `make tests` first), "
          f"{res['seconds']:.0f} s in all",
          "* **Raw results:** `build/bench/results.json`",
