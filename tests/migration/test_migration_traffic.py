@@ -214,18 +214,33 @@ def test_migration_without_xdp_tx_at_50kpps(mig):
 
 def test_uplink_xdp_tx_follows_the_fabric(mig):
     """Whether XDP_TX out of the uplink works is re-read when the uplink
-    says its features changed (its veth peer got or lost XDP): the tunnel
-    is sent by XDP or by TC accordingly, before any frame is refused."""
+    says its features changed (its veth peer got or lost XDP): then the
+    tunnel goes by TC, and no frame is refused on the way -- without the
+    re-read XDP would send into a peer that takes nothing until the drop
+    monitor noticed."""
     m = mig()
     assert m.uplink_flags("hostA") == 1
-    m.lab.fabric_xdp("hostA", False)
-    m.lab.wait_for("hostA to see XDP_TX gone", lambda: m.uplink_flags("hostA") == 0)
-    m.lab.fabric_xdp("hostA", True)
-    m.lab.wait_for("hostA to see XDP_TX back", lambda: m.uplink_flags("hostA") == 1)
-    m.lab.fabric_xdp("hostA", False)
-    m.lab.wait_for("hostA to see XDP_TX gone", lambda: m.uplink_flags("hostA") == 0)
-    m.queues()
+    for on in (False, True, False):
+        m.lab.fabric_xdp("hostA", on)
+        m.lab.wait_for(f"hostA to see XDP_TX {'back' if on else 'gone'}",
+                       lambda: m.uplink_flags("hostA") == int(on))
     m.assigned("hostA")
-    f = migrate_under_meter(m, "hostA", 50000)
-    check_host_side(m, "hostA", f)
-    assert m.instance_stats("hostA")["drop"]["redirect"] == 0
+    g = m.g
+    m.req("hostB", "migrate.in", name=VM, mac=m.mac, tap=g["tap"], **{"from": "hostA"})
+    m.req("hostA", "migrate.out", name=VM, begin=True)
+    m.unplug()
+    m.wait_state("hostA", "emulated")
+    m.lab.pause(VM)
+    m.req("hostA", "migrate.out", name=VM, to="hostB")
+    before = m.instance_stats("hostA")
+    n = 2000
+    m.lab.meter_send("client", m.lab.endpoint(VM)["ipv4"], 20000, count=n).result()
+    m.lab.wait_for("hostB to take what hostA forwarded",
+                   lambda: m.stats("hostB")["tunnel_in"]["packets"] >= n)
+    after = m.instance_stats("hostA")
+    # Every frame hostA forwarded (the stream, and whatever else came for
+    # vm1), hostB took.
+    fwd = m.stats("hostA")["rx"]["tunnel"]["packets"]
+    assert fwd >= n and m.stats("hostB")["tunnel_in"]["packets"] == fwd
+    assert after["drop"]["redirect"] == before["drop"]["redirect"] == 0, after
+    assert after["xdp_defer"]["packets"] - before["xdp_defer"]["packets"] >= n
