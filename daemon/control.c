@@ -10,6 +10,12 @@
  * is congested (a client that does not read cannot make the daemon buffer
  * without bound); replies are never dropped, watch events are, and the
  * watcher is told how many.
+ *
+ * A request whose handler must wait (a migration step whose peer is being
+ * resolved) is parked in its connection: the connection reads nothing more
+ * until it is answered (replies keep the requests' order), the loop serves
+ * everyone else, and a timer runs the request again every PEER_POLL_MS,
+ * the last time at PEER_WAIT_MS, when it must answer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,10 +55,26 @@ static void conn_mask(struct conn *c, uint32_t mask)
 	netd_epoll_mod(c->d, &c->src, mask);
 }
 
+static void conn_unpark(struct conn *c)
+{
+	if (!c->parked)
+		return;
+	request_free(c->parked);
+	free(c->parked);
+	c->parked = NULL;
+	c->park_final = false;
+}
+
 static void conn_kill(struct conn *c)
 {
 	if (c->dead)
 		return;
+	if (c->parked) {
+		/* Nobody to tell: the change is not made. */
+		pr_info("client %llu: gone while its %s waited: not done",
+			(unsigned long long)c->id, c->parked->cmd->words);
+		conn_unpark(c);
+	}
 	c->dead = true;
 	epoll_ctl(c->d->epfd, EPOLL_CTL_DEL, c->src.fd, NULL);
 	if (c->watching)
@@ -139,7 +161,7 @@ static void conn_update_mask(struct conn *c)
 
 	if (c->dead)
 		return;
-	if (!c->close_after_flush && conn_pending(c) < OUT_HIGH)
+	if (!c->close_after_flush && !c->parked && conn_pending(c) < OUT_HIGH)
 		mask |= EPOLLIN;
 	if (conn_pending(c))
 		mask |= EPOLLOUT;
@@ -250,6 +272,28 @@ static void batch_flush(struct conn *c, struct batch *b)
 	b->n = 0;
 }
 
+static void conn_park(struct conn *c, struct request *req)
+{
+	struct netd *d = c->d;
+
+	c->parked = malloc(sizeof(*c->parked));
+	if (!c->parked) {
+		json_object *o = proto_reply_err(req->id, E_INTERNAL, "out of memory");
+
+		conn_send_obj(c, o);
+		json_object_put(o);
+		request_free(req);
+		return;
+	}
+	*c->parked = *req;	/* it owns the request's JSON from here */
+	c->park_deadline_ns = now_ns() + PEER_WAIT_MS * 1000000ull;
+	c->park_final = false;
+	pr_debug("client %llu: %s waits for its peer", (unsigned long long)c->id,
+		 req->cmd->words);
+	if (!d->t_parked.armed)
+		timer_arm(d, &d->t_parked, PEER_POLL_MS * 1000000ull);
+}
+
 static void conn_request(struct conn *c, char *line, size_t len, struct batch *b)
 {
 	struct proto_error err = {};
@@ -268,6 +312,10 @@ static void conn_request(struct conn *c, char *line, size_t len, struct batch *b
 	} else {
 		batch_flush(c, b);
 		reply = handle_request(c->d, c, &req);
+		if (!reply) {
+			conn_park(c, &req);
+			return;
+		}
 	}
 	conn_send_obj(c, reply);
 	json_object_put(reply);
@@ -277,7 +325,7 @@ static void conn_request(struct conn *c, char *line, size_t len, struct batch *b
 /* Answer the buffered lines while the output has room. */
 static void conn_process(struct conn *c, struct batch *b)
 {
-	while (!c->dead && conn_pending(c) < OUT_HIGH && c->d->stop == NETD_RUN) {
+	while (!c->dead && !c->parked && conn_pending(c) < OUT_HIGH && c->d->stop == NETD_RUN) {
 		char *line;
 		size_t len;
 		enum lb_result r = linebuf_next(&c->in, &line, &len);
@@ -309,7 +357,7 @@ static void conn_read_batch(struct conn *c, struct batch *b)
 		ssize_t n;
 
 		conn_process(c, b);
-		if (c->dead || conn_pending(c) >= OUT_HIGH || c->close_after_flush ||
+		if (c->dead || c->parked || conn_pending(c) >= OUT_HIGH || c->close_after_flush ||
 		    c->d->stop != NETD_RUN)
 			return;
 		if (linebuf_space(&c->in, &space, &size)) {
@@ -336,7 +384,7 @@ static void conn_read_batch(struct conn *c, struct batch *b)
 			conn_process(c, b);
 			batch_flush(c, b);
 			c->close_after_flush = true;
-			if (!conn_pending(c))
+			if (!conn_pending(c) && !c->parked)
 				conn_kill(c);
 			return;
 		}
@@ -366,13 +414,62 @@ static void conn_io(struct netd *d, struct evsrc *src, uint32_t events)
 	if (events & EPOLLOUT)
 		conn_flush(c);
 	/* Readable, or drained enough to answer what waited. */
-	if (!c->dead && !c->close_after_flush)
+	if (!c->dead && !c->close_after_flush && !c->parked)
 		conn_read(c);
 	if (!c->dead)
 		conn_flush(c);
-	if (!c->dead && (events & EPOLLERR))
+	/* Hung up while a request waits: EPOLLHUP cannot be masked. */
+	if (!c->dead && (events & (EPOLLERR | (c->parked ? EPOLLHUP : 0))))
 		conn_kill(c);
 	conn_update_mask(c);
+}
+
+bool conn_may_wait(const struct conn *c)
+{
+	return c && !c->park_final;
+}
+
+/* Run a parked request again; answered: the connection reads on. */
+static void conn_retry(struct conn *c, uint64_t now)
+{
+	struct request *req = c->parked;
+	json_object *reply;
+
+	c->park_final = now >= c->park_deadline_ns;
+	reply = handle_request(c->d, c, req);
+	if (!reply)
+		return;
+	conn_send_obj(c, reply);
+	json_object_put(reply);
+	conn_unpark(c);
+	/* What it sent meanwhile, then whatever comes. */
+	if (!c->close_after_flush)
+		conn_read(c);
+	else
+		conn_process(c, NULL);
+	conn_flush(c);
+	if (!c->dead && c->close_after_flush && !conn_pending(c) && !c->parked)
+		conn_kill(c);
+	conn_update_mask(c);
+}
+
+void control_parked_tick(struct netd *d, struct timer *t)
+{
+	uint64_t now = now_ns();
+	bool waiting = false;
+
+	if (d->stop != NETD_RUN)
+		return;
+	for (struct conn *c = d->conns; c; c = c->next) {
+		if (c->dead || !c->parked)
+			continue;
+		conn_retry(c, now);
+		if (d->stop != NETD_RUN)
+			return;
+		waiting |= !c->dead && c->parked;
+	}
+	if (waiting)
+		timer_arm(d, t, PEER_POLL_MS * 1000000ull);
 }
 
 /* One line, then close: for clients that are refused before any request. */
@@ -484,6 +581,7 @@ void control_reap(struct netd *d)
 		}
 		*pp = c->next;
 		d->nconns--;
+		conn_unpark(c);
 		close(c->src.fd);
 		linebuf_free(&c->in);
 		free(c->out);

@@ -357,7 +357,7 @@ static json_object *h_migrate_in(struct netd *d, struct conn *c, struct request 
 	struct netd_err e = {};
 	struct port_rec r = {};
 	struct port *p;
-	int m;
+	int m, err;
 
 	snprintf(r.name, sizeof(r.name), "%s", args_str(req->args, "name", ""));
 	proto_mac_parse(args_str(req->args, "mac", ""), r.mac);
@@ -366,7 +366,10 @@ static json_object *h_migrate_in(struct netd *d, struct conn *c, struct request 
 	snprintf(r.tap, sizeof(r.tap), "%s", args_str(req->args, "tap", ""));
 	m = port_mode_parse(args_str(req->args, "mode", "representor"));
 	r.mode = m < 0 ? PM_REPRESENTOR : (enum port_mode)m;
-	if (mig_in(d, &r, args_str(req->args, "from", ""), &p, &e))
+	err = mig_in(d, &r, args_str(req->args, "from", ""), &p, &e);
+	if (err == -EAGAIN && conn_may_wait(c))
+		return NULL;	/* the peer is being resolved: again later */
+	if (err)
 		return err_reply(req, &e);
 	return proto_reply_ok(req->id, with_warnings(d, p));
 }
@@ -389,6 +392,8 @@ static json_object *h_migrate_out(struct netd *d, struct conn *c, struct request
 		return not_found(req, name);
 	from = p->r.state;
 	err = begin ? mig_begin(d, p, &changed, &e) : mig_out(d, p, to, &changed, &e);
+	if (err == -EAGAIN && conn_may_wait(c))
+		return NULL;	/* the peer is being resolved: again later */
 	if (err)
 		return err_reply(req, &e);
 	o = port_json(d, p, false);

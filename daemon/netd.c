@@ -335,6 +335,7 @@ static int setup_loop(struct netd *d)
 	d->t_save.fn = ports_save_retry;
 	d->t_peers.fn = peers_tick;
 	d->t_retire.fn = mig_retire_tick;
+	d->t_parked.fn = control_parked_tick;
 	return 0;
 }
 

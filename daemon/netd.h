@@ -105,6 +105,13 @@ struct conn {
 	uid_t uid;
 	pid_t pid;
 	uint64_t id;			/* for logs */
+	/*
+	 * A request that waits (its peer is being resolved): the connection
+	 * reads nothing more until it is answered, so replies keep its order.
+	 */
+	struct request *parked;
+	uint64_t park_deadline_ns;
+	bool park_final;		/* the last try: waiting is over */
 	struct conn *next;
 };
 
@@ -141,7 +148,7 @@ struct netd {
 	size_t nwatchers, nstat_watchers;
 
 	struct timer *timers;
-	struct timer t_handover, t_stats, t_save;
+	struct timer t_handover, t_stats, t_save, t_parked;
 	uint64_t handover_round_ns;	/* the last handover round took */
 
 	/* Live migration. */
@@ -259,8 +266,14 @@ void mig_resume_all(struct netd *d);
 /* ---- peers.c ---- */
 int peers_init(struct netd *d, const struct state_doc *doc);
 struct peer *peer_find(struct netd *d, const char *name);
-/* Resolved and in the datapath, or an error (waits up to a second). */
+/*
+ * Resolved and in the datapath (0), being resolved (-EAGAIN: ask again
+ * later; a request waits PEER_WAIT_MS at most, see control.c), or an error.
+ * Never blocks.
+ */
 int peer_ready(struct netd *d, struct peer *peer, struct netd_err *e);
+#define PEER_WAIT_MS	1000	/* a verb waits this long for its peer at most */
+#define PEER_POLL_MS	5	/* and asks the kernel this often meanwhile */
 void peers_tick(struct netd *d, struct timer *t);
 int peers_to_doc(struct netd *d, struct state_doc *doc);
 json_object *peers_json(struct netd *d);
@@ -301,9 +314,15 @@ void control_flush_all(struct netd *d, int timeout_ms);
 void control_event(struct netd *d, const char *port, json_object *ev, bool is_stats);
 void conn_reply(struct conn *c, json_object *reply);
 void conn_set_watch(struct conn *c, bool on, bool stats, const char *port);
+/* May a handler leave its request waiting (return NULL)?  Not on its last try. */
+bool conn_may_wait(const struct conn *c);
+void control_parked_tick(struct netd *d, struct timer *t);
 
 /* ---- handlers.c ---- */
-/* Run one validated request; always produces exactly one reply. */
+/*
+ * Run one validated request; produces exactly one reply -- or NULL when the
+ * request must wait (conn_may_wait(c)) and be run again later (control.c).
+ */
 json_object *handle_request(struct netd *d, struct conn *c, struct request *req);
 /* n port.add requests, one state file write; replies[k] answers reqs[k]. */
 void handle_port_add_batch(struct netd *d, struct conn *c, struct request *reqs, size_t n,

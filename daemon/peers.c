@@ -7,23 +7,25 @@
  * route and neighbour tables say which device and which MAC (netcfg), and
  * the datapath gets the peer with that MAC (outer destination), the
  * device's MAC (outer source) and tunnel.local (outer source address).
- * Peers are resolved at start and kept fresh by a timer; a verb that needs
- * a peer resolves it there and then if it must, waiting up to a second.
- * The last MACs are kept in the state file, so a restarted daemon forwards
- * at once.
+ * Peers are resolved at start and kept fresh by a timer.  A verb that needs
+ * a peer not resolved yet never blocks the loop: peer_ready() asks the
+ * kernel once and says -EAGAIN, the request waits in its connection
+ * (control.c) and is run again every PEER_POLL_MS until the peer is known
+ * or PEER_WAIT_MS have passed -- other clients are answered meanwhile, and
+ * the verb's ok still means the tunnel works (DESIGN invariant 5).  The
+ * last MACs are kept in the state file, so a restarted daemon forwards at
+ * once.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "daemon/netd.h"
 
 #define PEER_RETRY_MS		100	/* while a next hop is being resolved */
 #define PEER_REFRESH_MS		10000	/* once all are: follow changes */
-#define PEER_WAIT_MS		1000	/* a verb waits this long at most */
 
 static const uint8_t zero_mac[6];
 
@@ -82,8 +84,13 @@ static int peer_resolve(struct netd *d, struct peer *p, struct netd_err *e)
 		if (err != -EAGAIN || ++p->tries == 20)
 			pr_warn("peer %s (%s): %s", p->cfg.name, p->cfg.address,
 				netcfg_last_error(d->nc));
-		nerr_set(e, E_REFUSED, "cannot reach peer %s (%s): %s", p->cfg.name,
-			 p->cfg.address, netcfg_last_error(d->nc));
+		if (err == -EAGAIN)
+			nerr_set(e, E_REFUSED, "cannot reach peer %s (%s): not resolved within "
+				 "%d ms: %s", p->cfg.name, p->cfg.address, PEER_WAIT_MS,
+				 netcfg_last_error(d->nc));
+		else
+			nerr_set(e, E_REFUSED, "cannot reach peer %s (%s): %s", p->cfg.name,
+				 p->cfg.address, netcfg_last_error(d->nc));
 		return err;
 	}
 	p->tries = 0;
@@ -126,9 +133,6 @@ void peers_tick(struct netd *d, struct timer *t)
 
 int peer_ready(struct netd *d, struct peer *p, struct netd_err *e)
 {
-	uint64_t deadline = now_ns() + PEER_WAIT_MS * 1000000ull;
-	int err;
-
 	if (!d->tunnel_ip.s_addr) {
 		nerr_set(e, E_REFUSED, "instance %s has no tunnel: set tunnel.local (an IPv4 "
 			 "address of this host) in the configuration", d->cfg.instance);
@@ -142,10 +146,8 @@ int peer_ready(struct netd *d, struct peer *p, struct netd_err *e)
 	/* Known and in the datapath: the refresh timer follows changes. */
 	if (p->in_dp && memcmp(p->mac, zero_mac, 6))
 		return 0;
-	/* The loop waits: a migration step needs its peer, now. */
-	while ((err = peer_resolve(d, p, e)) == -EAGAIN && now_ns() < deadline)
-		nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL);
-	return err;
+	/* Ask once; -EAGAIN: the caller waits without holding the loop. */
+	return peer_resolve(d, p, e);
 }
 
 int peers_init(struct netd *d, const struct state_doc *doc)
