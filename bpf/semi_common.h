@@ -226,10 +226,17 @@ struct semi_ctr {
 /* Per-port counters (per-CPU array indexed by port id). */
 struct semi_port_stats {
 	struct semi_ctr rx[SEMI_ROLE_MAX];	/* to the guest, by the path taken */
-	struct semi_ctr tx[SEMI_ROLE_MAX];	/* from the guest, by device */
+	struct semi_ctr tx[SEMI_ROLE_MAX];	/* from the guest, by device (RARP apart) */
 	struct semi_ctr tx_local;		/* of tx: hairpinned to a local port */
 	struct semi_ctr remote_src;		/* fabric frames with this port's MAC as source */
 	struct semi_ctr tunnel_in;		/* of rx: arrived through a peer's tunnel */
+	/*
+	 * RARP sent through the port's devices: QEMU's announce after a
+	 * migration, sent on every NIC of the VM -- the re-plugged VF too,
+	 * before the guest uses it.  A guest's own stack never sends RARP, so
+	 * it is kept out of tx[]: tx[vf] moving means the guest took its VF.
+	 */
+	struct semi_ctr tx_rarp;
 	__u64 drop[SEMI_DROP_MAX];
 };
 

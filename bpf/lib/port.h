@@ -124,8 +124,12 @@ static __always_inline int semi_port_tx(semi_ctx *ctx)
 		return verdict_drop(id, SEMI_DROP_TX_BLOCKED);
 
 	ps = stats_port(id);
-	if (ps)
-		ctr_add(&ps->tx[role], f.len);
+	if (ps) {
+		if (f.proto == bpf_htons(ETH_P_RARP))
+			ctr_add(&ps->tx_rarp, f.len);
+		else
+			ctr_add(&ps->tx[role], f.len);
+	}
 	learn(ctx, id, f.proto);
 
 	if (mac_is_multicast(f.dst.mac)) {

@@ -37,7 +37,7 @@ enum prog { XDP, TC, PORT };
 /* Counters a case can expect to move. */
 enum ctr {
 	C_END = 0,
-	RX_VF, RX_TAP, TX_VF, TX_TAP, TX_LOCAL, REMOTE_SRC, RX_TUNNEL, TUNNEL_IN, DROP,
+	RX_VF, RX_TAP, TX_VF, TX_TAP, TX_LOCAL, REMOTE_SRC, RX_TUNNEL, TUNNEL_IN, TX_RARP, DROP,
 	G_FLOOD, G_PASS_HOST, G_XDP_DEFER, G_DROP,
 };
 
@@ -301,6 +301,10 @@ static const struct tcase cases[] = {
 	{ "port_vlan_port_tags_to_uplink", PORT, "tap3", { UNKNOWN, "vm3", UNTAG, IP4 }, {},
 	  TC_ACT_REDIRECT, REDIR_V, 0, "vm3", { "up0" }, .vlan_out = 100,
 	  .ctrs = { ONE(TX_TAP, "vm3") } },
+	/* QEMU's announce through a re-plugged VF is not the guest taking it. */
+	{ "port_rarp_through_vf_kept_apart", PORT, "vf1", { BCAST, "vm1", UNTAG, .type = 0x8035 },
+	  {}, TC_ACT_REDIRECT, REDIR_V, 0, "vm1", { "vf2", "vf5", "up0" },
+	  .ctrs = { ONE(TX_RARP, "vm1"), ONE(RX_VF, "vm2"), ONE(RX_VF, "vm5") } },
 	{ "port_spoofed_src_mac", PORT, "vf1", { UNKNOWN, "vm2", UNTAG, IP4 }, {},
 	  TC_ACT_SHOT, DROP_V, SEMI_DROP_SPOOF_MAC, "vm1", {},
 	  .ctrs = { PDROP("vm1", SEMI_DROP_SPOOF_MAC) } },
@@ -618,7 +622,7 @@ static const char *ctr_name(enum ctr c)
 	static const char *const n[] = {
 		[RX_VF] = "rx_vf", [RX_TAP] = "rx_tap", [TX_VF] = "tx_vf", [TX_TAP] = "tx_tap",
 		[TX_LOCAL] = "tx_local", [REMOTE_SRC] = "remote_src", [RX_TUNNEL] = "rx_tunnel",
-		[TUNNEL_IN] = "tunnel_in", [DROP] = "drop",
+		[TUNNEL_IN] = "tunnel_in", [TX_RARP] = "tx_rarp", [DROP] = "drop",
 		[G_FLOOD] = "flood", [G_PASS_HOST] = "pass_host", [G_XDP_DEFER] = "xdp_defer",
 		[G_DROP] = "drop",
 	};
@@ -626,7 +630,7 @@ static const char *ctr_name(enum ctr c)
 }
 
 /* The packet counters of a snapshot, flattened, with a name for each. */
-#define NPC 8	/* per-port packet counters before the drops */
+#define NPC 9	/* per-port packet counters before the drops */
 #define NCTR (NPORTS * (NPC + SEMI_DROP_MAX) + 4 + SEMI_DROP_MAX)
 
 static void flatten(const struct snap *s, uint64_t *v, char names[][48])
@@ -639,10 +643,10 @@ static void flatten(const struct snap *s, uint64_t *v, char names[][48])
 			p->rx[SEMI_ROLE_VF].packets, p->rx[SEMI_ROLE_TAP].packets,
 			p->tx[SEMI_ROLE_VF].packets, p->tx[SEMI_ROLE_TAP].packets,
 			p->tx_local.packets, p->remote_src.packets,
-			p->rx[SEMI_ROLE_TUNNEL].packets, p->tunnel_in.packets,
+			p->rx[SEMI_ROLE_TUNNEL].packets, p->tunnel_in.packets, p->tx_rarp.packets,
 		};
 		static const enum ctr which[NPC] = { RX_VF, RX_TAP, TX_VF, TX_TAP, TX_LOCAL,
-						     REMOTE_SRC, RX_TUNNEL, TUNNEL_IN };
+						     REMOTE_SRC, RX_TUNNEL, TUNNEL_IN, TX_RARP };
 
 		for (int j = 0; j < NPC; j++) {
 			if (names)
@@ -697,6 +701,7 @@ static int expect_index(const struct ctr_exp *e)
 	case REMOTE_SRC: return base + 5;
 	case RX_TUNNEL: return base + 6;
 	case TUNNEL_IN: return base + 7;
+	case TX_RARP: return base + 8;
 	case DROP: return base + NPC + e->reason;
 	default: return -1;
 	}

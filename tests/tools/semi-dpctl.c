@@ -210,6 +210,8 @@ static int cmd_stats(struct semi_dp *dp, int argc, char **argv)
 		print_ctr("tx_tunnel", &s.tx[SEMI_ROLE_TUNNEL], &first);
 		print_ctr("tx_local", &s.tx_local, &first);
 		print_ctr("remote_src", &s.remote_src, &first);
+		print_ctr("tunnel_in", &s.tunnel_in, &first);
+		print_ctr("tx_rarp", &s.tx_rarp, &first);
 		print_drops(s.drop);
 	} else {
 		struct semi_stats s;
