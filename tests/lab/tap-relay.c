@@ -7,6 +7,16 @@
  * namespace), one frame per read/write, as QEMU's userspace tap backend
  * does.  Each device may live in its own network namespace.
  *
+ * One thread per direction reads its tap until it is empty.  After a burst
+ * it looks again COALESCE later (-c, default 250 us) instead of asking to
+ * be woken for the next frame, as a NIC moderates its interrupts: at 100
+ * kpps that is one sleep per ~25 frames instead of a wakeup per frame or
+ * two, for it and for whoever wakes it.  Only an empty tap puts it to sleep
+ * until the next frame.  It runs at nice -10 (-P) and, started in a
+ * session of its own as the lab starts it, gives its autogroup the same
+ * weight: on 2 cores each traffic meter would otherwise get as much CPU as
+ * the VM's whole network, and the meters' senders take all they get.
+ *
  *   SIGSTOP   the VM is paused: frames queue in the host tap (its
  *             txqueuelen) and overflow there, counted as tx_dropped.
  *   exit      the VM left this host; a relay started on the destination
@@ -27,12 +37,15 @@
 #include <limits.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -40,13 +53,18 @@
 #include <unistd.h>
 #include <linux/if_ether.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 
 #include "labutil.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
-#define RELAY_BATCH	64	/* frames per direction per wakeup: fairness */
+#define RELAY_BATCH	64	/* frames between looks at the counters and the stop flag */
 #define RELAY_BUF	65536
+#define COALESCE_US	250	/* -c: a burst's end to the next look */
+#define COALESCE_MAX_US	100000
+#define RELAY_NICE	(-10)	/* -P */
 
 /* QEMU's announce-self defaults: 5 rounds, 50 ms, +100 ms each round. */
 #define ANNOUNCE_ROUNDS		5
@@ -76,6 +94,9 @@ struct relay {
 	const char *statsfile;
 	bool announce;
 	bool json;
+	long coalesce_ns;
+	int nice;
+	int threads;
 	int announce_round;
 	uint64_t started_ns;
 };
@@ -156,42 +177,207 @@ static bool dev_gone(int err)
 	return err == EBADFD || err == ENODEV || err == ENXIO;
 }
 
-/* Move up to RELAY_BATCH frames from one end to the other; -errno if the
- * source is gone. */
-static int pump(struct end *from, struct end *to, struct dir_stats *st,
-		unsigned char *buf)
-{
-	for (int i = 0; i < RELAY_BATCH; i++) {
-		ssize_t n = read(from->fd, buf, RELAY_BUF);
+/*
+ * One thread per direction, each draining its source until it is empty
+ * (EAGAIN): a burst in one direction never waits behind the other, and the
+ * two directions run on both cores at once.
+ */
+struct dir {
+	struct end *from, *to;
+	struct dir_stats *st;	/* published for the main thread */
+	struct dir_stats local;	/* the pump's own */
+};
 
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return 0;
-			if (dev_gone(errno)) {
-				pr_warn("%s%s%s went away: %s", from->dev,
-					from->netns ? " in " : "",
-					from->netns ? from->netns : "", strerror(errno));
-				return -errno;
+struct pump {
+	struct relay *r;
+	const char *name;	/* the thread's, for top and perf */
+	struct dir dirs[2];
+	int ndirs;
+	pthread_t tid;
+	bool started;
+	int err;		/* -errno: a device went away, or poll failed */
+};
+
+static int stop_fd = -1;	/* eventfd: the relay ends, the pumps return */
+static int done_fd = -1;	/* eventfd: a pump ended on its own (an error) */
+static bool stopping;
+
+/* The counters are the pump's to write and everyone's to read. */
+static void publish(struct dir_stats *st, const struct dir_stats *local)
+{
+	__atomic_store_n(&st->frames, local->frames, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->bytes, local->bytes, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->write_errors, local->write_errors, __ATOMIC_RELAXED);
+}
+
+static void snapshot(const struct dir_stats *st, struct dir_stats *out)
+{
+	out->frames = __atomic_load_n(&st->frames, __ATOMIC_RELAXED);
+	out->bytes = __atomic_load_n(&st->bytes, __ATOMIC_RELAXED);
+	out->write_errors = __atomic_load_n(&st->write_errors, __ATOMIC_RELAXED);
+}
+
+static void warn_gone(const struct end *e, int err)
+{
+	pr_warn("%s%s%s went away: %s", e->dev, e->netns ? " in " : "",
+		e->netns ? e->netns : "", strerror(err));
+}
+
+/*
+ * Move frames from one end to the other until the source is empty: 0, or
+ * -errno when a device is gone.  Counters are published every RELAY_BATCH
+ * frames and when the source is empty.
+ */
+static int drain(struct dir *d, unsigned char *buf, unsigned long long *moved)
+{
+	struct dir_stats *local = &d->local;
+
+	for (;;) {
+		for (int i = 0; i < RELAY_BATCH; i++) {
+			ssize_t n = read(d->from->fd, buf, RELAY_BUF);
+
+			if (n <= 0) {
+				publish(d->st, local);
+				if (n == 0 || errno == EAGAIN || errno == EINTR)
+					return 0;
+				if (dev_gone(errno)) {
+					warn_gone(d->from, errno);
+					return -errno;
+				}
+				return 0;	/* EIO: device down; wait for it */
 			}
-			/* EIO: device down; wait for it to come back. */
-			return 0;
+			(*moved)++;
+			if (write(d->to->fd, buf, n) != n) {
+				if (dev_gone(errno)) {
+					publish(d->st, local);
+					warn_gone(d->to, errno);
+					return -errno;
+				}
+				local->write_errors++;
+				continue;
+			}
+			local->frames++;
+			local->bytes += n;
 		}
-		if (n == 0)
+		publish(d->st, local);
+		if (__atomic_load_n(&stopping, __ATOMIC_RELAXED))
 			return 0;
-		if (write(to->fd, buf, n) != n) {
-			if (dev_gone(errno)) {
-				pr_warn("%s%s%s went away: %s", to->dev,
-					to->netns ? " in " : "",
-					to->netns ? to->netns : "", strerror(errno));
-				return -errno;
-			}
-			st->write_errors++;
+	}
+}
+
+/*
+ * After a burst, look again coalesce_ns later: the thread is not on the
+ * taps' wait queues meanwhile, so neither it nor the sender of the next
+ * frames pays a wakeup per frame.  An empty look means the burst is over:
+ * sleep in poll() until a frame comes.  The stop eventfd ends either wait.
+ */
+static void *pump_thread(void *arg)
+{
+	struct pump *p = arg;
+	struct pollfd pfd[3];
+	struct timespec gap = {
+		.tv_sec = p->r->coalesce_ns / 1000000000,
+		.tv_nsec = p->r->coalesce_ns % 1000000000,
+	};
+	unsigned char *buf = malloc(RELAY_BUF);
+	bool ready[2] = { false, false };
+	int n = p->ndirs;
+	uint64_t one = 1;
+
+	pthread_setname_np(pthread_self(), p->name);
+	for (int i = 0; i < n; i++) {
+		snapshot(p->dirs[i].st, &p->dirs[i].local);
+		pfd[i] = (struct pollfd){ .fd = p->dirs[i].from->fd, .events = POLLIN };
+	}
+	pfd[n] = (struct pollfd){ .fd = stop_fd, .events = POLLIN };
+	if (!buf) {
+		p->err = -ENOMEM;
+		goto out;
+	}
+	while (!__atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
+		unsigned long long moved = 0;
+
+		for (int i = 0; i < n && !p->err; i++)
+			if (ready[i])
+				p->err = drain(&p->dirs[i], buf, &moved);
+		if (p->err)
+			break;
+		if (moved && p->r->coalesce_ns) {
+			if (ppoll(&pfd[n], 1, &gap, NULL) > 0)
+				break;		/* stop */
+			ready[0] = ready[1] = true;
 			continue;
 		}
-		st->frames++;
-		st->bytes += n;
+		if (poll(pfd, n + 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			p->err = -errno;
+			pr_warn("poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[n].revents)
+			break;
+		for (int i = 0; i < n; i++)
+			ready[i] = pfd[i].revents;
 	}
+	free(buf);
+out:
+	if (p->err && write(done_fd, &one, sizeof(one)) != sizeof(one))
+		pr_warn("cannot wake the main thread: %s", strerror(errno));
+	return NULL;
+}
+
+/*
+ * The relay's weight against the meters and the rest of the machine.  nice
+ * weighs threads within their autogroup (their session, with the kernel's
+ * sched_autogroup); the lab starts each relay and each meter in a session
+ * of its own, so it is the autogroup's nice that weighs the relay against
+ * the meters.  Only a session leader changes it: a relay started from a
+ * shell would renice the shell's whole session.  Failing either (no
+ * CAP_SYS_NICE, no autogroups) leaves the relay as it is.
+ */
+static void set_weight(int nice)
+{
+	FILE *f;
+
+	if (!nice)
+		return;
+	if (setpriority(PRIO_PROCESS, 0, nice))
+		pr_debug("cannot set nice %d: %s", nice, strerror(errno));
+	if (getsid(0) != getpid())
+		return;
+	f = fopen("/proc/self/autogroup", "we");
+	if (!f) {
+		pr_debug("cannot open /proc/self/autogroup: %s", strerror(errno));
+		return;
+	}
+	fprintf(f, "%d\n", nice);
+	if (fclose(f))
+		pr_debug("cannot set the autogroup's nice to %d: %s", nice, strerror(errno));
+}
+
+static int pump_start(struct pump *p)
+{
+	int err = pthread_create(&p->tid, NULL, pump_thread, p);
+
+	if (err) {
+		pr_warn("cannot start a relay thread: %s", strerror(err));
+		return -err;
+	}
+	p->started = true;
 	return 0;
+}
+
+static void pumps_stop(struct pump *pumps, int n)
+{
+	uint64_t one = 1;
+
+	__atomic_store_n(&stopping, true, __ATOMIC_RELAXED);
+	if (write(stop_fd, &one, sizeof(one)) != sizeof(one))
+		pr_warn("cannot stop the relay threads: %s", strerror(errno));
+	for (int i = 0; i < n; i++)
+		if (pumps[i].started)
+			pthread_join(pumps[i].tid, NULL);
 }
 
 static void send_rarp(struct relay *r)
@@ -230,6 +416,10 @@ static int arm_announce(int tfd, int round)
 static void report(const struct relay *r, FILE *f, bool json)
 {
 	double secs = (lab_now_ns() - r->started_ns) / 1e9;
+	struct dir_stats g, h;
+
+	snapshot(&r->to_guest, &g);
+	snapshot(&r->to_host, &h);
 
 	if (json) {
 		fprintf(f, "{\"host_tap\":\"%s\",\"host_netns\":\"%s\",\"guest_tap\":\"%s\","
@@ -237,17 +427,15 @@ static void report(const struct relay *r, FILE *f, bool json)
 			r->host.dev, r->host.netns ? r->host.netns : "", r->guest.dev,
 			r->guest.netns ? r->guest.netns : "", secs, r->announces);
 		fprintf(f, "\"to_guest\":{\"frames\":%llu,\"bytes\":%llu,\"write_errors\":%llu},",
-			r->to_guest.frames, r->to_guest.bytes, r->to_guest.write_errors);
+			g.frames, g.bytes, g.write_errors);
 		fprintf(f, "\"to_host\":{\"frames\":%llu,\"bytes\":%llu,\"write_errors\":%llu}}\n",
-			r->to_host.frames, r->to_host.bytes, r->to_host.write_errors);
+			h.frames, h.bytes, h.write_errors);
 		return;
 	}
 	fprintf(f, "tap-relay %s -> %s: %llu frames %llu bytes (%llu not delivered)\n",
-		r->host.dev, r->guest.dev, r->to_guest.frames, r->to_guest.bytes,
-		r->to_guest.write_errors);
+		r->host.dev, r->guest.dev, g.frames, g.bytes, g.write_errors);
 	fprintf(f, "tap-relay %s -> %s: %llu frames %llu bytes (%llu not delivered)\n",
-		r->guest.dev, r->host.dev, r->to_host.frames, r->to_host.bytes,
-		r->to_host.write_errors);
+		r->guest.dev, r->host.dev, h.frames, h.bytes, h.write_errors);
 	if (r->announces)
 		fprintf(f, "tap-relay announces: %llu\n", r->announces);
 }
@@ -311,15 +499,19 @@ static void remove_pidfile(const char *path)
 
 static int run(struct relay *r)
 {
-	enum { P_HOST, P_GUEST, P_SIG, P_TIMER, P_MAX };
+	enum { P_SIG, P_TIMER, P_DONE, P_MAX };
+	struct dir to_guest = { .from = &r->host, .to = &r->guest, .st = &r->to_guest };
+	struct dir to_host = { .from = &r->guest, .to = &r->host, .st = &r->to_host };
+	struct pump pumps[2] = {
+		{ .r = r, .name = "to-guest", .dirs = { to_guest }, .ndirs = 1 },
+		{ .r = r, .name = "to-host", .dirs = { to_host }, .ndirs = 1 },
+	};
+	int npumps = 2;
 	struct pollfd pfd[P_MAX];
-	unsigned char *buf;
 	sigset_t mask;
 	int sfd, tfd = -1, err = 0;
 
-	buf = malloc(RELAY_BUF);
-	if (!buf)
-		return -ENOMEM;
+	/* Blocked before the threads start: only the main thread takes them. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -330,22 +522,38 @@ static int run(struct relay *r)
 	if (sfd < 0) {
 		err = -errno;
 		pr_warn("cannot create signalfd: %s", strerror(errno));
-		goto free_buf;
+		return err;
+	}
+	stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (stop_fd < 0 || done_fd < 0) {
+		err = -errno;
+		pr_warn("cannot create an eventfd: %s", strerror(errno));
+		goto close_fds;
 	}
 	if (r->announce) {
 		tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 		if (tfd < 0 || arm_announce(tfd, 0)) {
 			err = -errno;
 			pr_warn("cannot create the announce timer: %s", strerror(errno));
-			goto close_sfd;
+			goto close_fds;
 		}
 	}
-	pfd[P_HOST] = (struct pollfd){ .fd = r->host.fd, .events = POLLIN };
-	pfd[P_GUEST] = (struct pollfd){ .fd = r->guest.fd, .events = POLLIN };
 	pfd[P_SIG] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	pfd[P_TIMER] = (struct pollfd){ .fd = tfd, .events = POLLIN };
+	pfd[P_DONE] = (struct pollfd){ .fd = done_fd, .events = POLLIN };
 
-	for (;;) {
+	set_weight(r->nice);	/* before the threads: they inherit it */
+	if (r->threads == 1) {
+		pumps[0].dirs[1] = to_host;
+		pumps[0].ndirs = 2;
+		pumps[0].name = "both-ways";
+		npumps = 1;
+	}
+	for (int i = 0; i < npumps && !err; i++)
+		err = pump_start(&pumps[i]);
+
+	while (!err) {
 		if (poll(pfd, P_MAX, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -353,15 +561,13 @@ static int run(struct relay *r)
 			pr_warn("poll: %s", strerror(errno));
 			break;
 		}
-		if (pfd[P_HOST].revents) {
-			err = pump(&r->host, &r->guest, &r->to_guest, buf);
-			if (err)
-				break;
-		}
-		if (pfd[P_GUEST].revents) {
-			err = pump(&r->guest, &r->host, &r->to_host, buf);
-			if (err)
-				break;
+		if (pfd[P_DONE].revents) {
+			/* A pump ended on an error; the other is stopped below. */
+			for (int i = 0; i < npumps && !err; i++)
+				err = __atomic_load_n(&pumps[i].err, __ATOMIC_RELAXED);
+			if (!err)
+				err = -EIO;
+			break;
 		}
 		if (pfd[P_TIMER].revents) {
 			uint64_t ticks;
@@ -387,13 +593,74 @@ static int run(struct relay *r)
 			break;	/* SIGTERM, SIGINT, SIGHUP: the VM left */
 		}
 	}
+	pumps_stop(pumps, npumps);
 
+close_fds:
 	if (tfd >= 0)
 		close(tfd);
-close_sfd:
+	if (done_fd >= 0)
+		close(done_fd);
+	if (stop_fd >= 0)
+		close(stop_fd);
 	close(sfd);
-free_buf:
-	free(buf);
+	return err;
+}
+
+/*
+ * -w: attach the guest's interface once the source relay lets go of it.
+ * Its tap loses its carrier when the last file detaches, and rtnetlink
+ * says so: try again on every link event in the guest's namespace (and
+ * every WAIT_RETRY_MS in case one was missed), not in a busy loop -- the
+ * source relay needs the CPU most while a migration stops the VM.
+ */
+#define WAIT_RETRY_MS	10
+
+static int link_events(const char *netns)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+	int nsfd, fd, err = 0;
+
+	nsfd = lab_netns_enter(netns);
+	if (nsfd < 0 && nsfd != LAB_NETNS_NONE)
+		return nsfd;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = -errno;
+		pr_warn("cannot watch the links of %s: %s", netns ? netns : "this namespace",
+			strerror(errno));
+	}
+	if (lab_netns_leave(nsfd) && !err)
+		err = -EIO;
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int attach_guest_when_free(struct relay *r)
+{
+	unsigned char msg[8192];
+	int nl, err;
+
+	nl = link_events(r->guest.netns);
+	if (nl < 0)
+		return nl;
+	busy_quiet = true;
+	while ((err = tap_open(&r->guest, r->mac)) == -EBUSY) {
+		struct pollfd pfd = { .fd = nl, .events = POLLIN };
+
+		if (poll(&pfd, 1, WAIT_RETRY_MS) < 0 && errno != EINTR) {
+			err = -errno;
+			pr_warn("poll: %s", strerror(errno));
+			break;
+		}
+		while (recv(nl, msg, sizeof(msg), 0) > 0 || errno == ENOBUFS)
+			;
+	}
+	busy_quiet = false;
+	close(nl);
 	return err;
 }
 
@@ -410,6 +677,14 @@ static void usage(FILE *f)
 		"                           like QEMU after a migration)\n"
 		"  -w, --wait-guest         attach TAP now, GUEST_TAP once no other relay holds\n"
 		"                           it (the destination of a migration)\n"
+		"  -c, --coalesce T         after a burst, look at a tap again T later rather\n"
+		"                           than be woken for each frame (default 250us;\n"
+		"                           0: woken for each; at most 100ms)\n"
+		"  -T, --threads N          2: a thread per direction (default); 1: one for\n"
+		"                           both\n"
+		"  -P, --nice N             run at nice N, and the relay's autogroup too\n"
+		"                           when it leads its session (default -10; 0: as\n"
+		"                           started)\n"
 		"  -p, --pidfile FILE       write the pid once both devices are attached\n"
 		"  -s, --stats FILE         write counters as JSON on SIGUSR1 (instead of\n"
 		"                           printing them) and on exit\n"
@@ -430,6 +705,9 @@ int main(int argc, char **argv)
 		{ "guest-netns", required_argument, NULL, 'N' },
 		{ "announce", no_argument, NULL, 'a' },
 		{ "wait-guest", no_argument, NULL, 'w' },
+		{ "coalesce", required_argument, NULL, 'c' },
+		{ "nice", required_argument, NULL, 'P' },
+		{ "threads", required_argument, NULL, 'T' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "stats", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
@@ -437,12 +715,17 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct relay r = { .host.fd = -1, .guest.fd = -1 };
+	struct relay r = {
+		.host.fd = -1, .guest.fd = -1,
+		.coalesce_ns = COALESCE_US * 1000L, .nice = RELAY_NICE, .threads = 2,
+	};
 	bool wait_guest = false;
+	uint64_t v;
+	char *end;
 	int c, err;
 
 	lab_prog = "tap-relay";
-	while ((c = getopt_long(argc, argv, "t:n:g:N:awp:s:jvh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:n:g:N:awc:P:T:p:s:jvh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			r.host.dev = optarg;
@@ -461,6 +744,31 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			wait_guest = true;
+			break;
+		case 'c':
+			if (lab_parse_duration_ns(optarg, &v) || v > COALESCE_MAX_US * 1000ull) {
+				pr_warn("bad coalesce time '%s' (0 to 100ms, e.g. 250us)", optarg);
+				usage(stderr);
+				return EXIT_USAGE;
+			}
+			r.coalesce_ns = v;
+			break;
+		case 'T':
+			if (strcmp(optarg, "1") && strcmp(optarg, "2")) {
+				pr_warn("bad thread count '%s' (1 or 2)", optarg);
+				usage(stderr);
+				return EXIT_USAGE;
+			}
+			r.threads = atoi(optarg);
+			break;
+		case 'P':
+			errno = 0;
+			r.nice = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || r.nice < -20 || r.nice > 19) {
+				pr_warn("bad nice '%s' (-20 to 19)", optarg);
+				usage(stderr);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'p':
 			r.pidfile = optarg;
@@ -498,10 +806,7 @@ int main(int argc, char **argv)
 		if (err)
 			return EXIT_FAIL;
 		pr_info("attached %s, waiting for %s", r.host.dev, r.guest.dev);
-		busy_quiet = true;
-		while ((err = tap_open(&r.guest, r.mac)) == -EBUSY)
-			usleep(100);
-		busy_quiet = false;
+		err = attach_guest_when_free(&r);
 		if (err)
 			goto close_host;
 	} else {
