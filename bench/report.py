@@ -498,11 +498,14 @@ def md_migration(m):
               f"resume were lost in {counts['semi-net']} of {len(sn)} semi-net runs "
               f"(up to {max(sn) if sn else 0}) and in {counts['qemu']} of "
               f"{len(m['runs']['qemu'])} QEMU-style runs; the guest's VF windows and its "
-              "virtio queue (the lab's relay) account for most of the rest. "
-              "`hostB redirect` equal to `dev-hostB vf-queue` are XDP copies toward the "
-              "new VF that its veth refused (most likely while the guest's end had no XDP "
-              "program yet, between `port set --vf` and the guest taking the VF); the port "
-              "is in handover then and the tap's copy carries those frames."]
+              "virtio queue (the lab's relay) account for most of the rest."]
+        dr = m["summary"]["semi-net"].get("drops", {})
+        if dr.get("hostB redirect") and dr.get("hostB redirect") == dr.get("dev-hostB vf-queue"):
+            L[-1] += (" `hostB redirect` equal to `dev-hostB vf-queue` are XDP copies toward "
+                      "the new VF that its veth refused (most likely while the guest's end had "
+                      "no XDP program yet, between `port set --vf` and the guest taking the "
+                      "VF); the port is in handover then and the tap's copy carries those "
+                      "frames.")
     for kind, sm in m["summary"].items():
         if sm.get("drops"):
             L += ["", f"Drop counters that moved, {kind}, all runs (the datapath's by reason, "
