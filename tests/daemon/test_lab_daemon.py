@@ -8,14 +8,20 @@ The guest delivers frames from the VF only while it is registered and from
 virtio only while no VF is; between the VF's close and its unregistration
 it takes neither (Linux net_failover does the same): a frame in that
 window is lost whatever the host does.  The tests report that figure and
-hold it to the window, and hold semi-netd's own part -- the time from the
-VF's removal to the path store -- to 10 ms.
+hold it to the window -- as long as the kernel takes to remove the device,
+which a busy machine stretches -- and hold semi-netd's own part, from the
+kernel's notice to the path store, to 10 ms.
+
+The lab's QEMU is tap-relay, a plain process: on a busy machine (CI: two
+cores, sanitizers) it can be kept off the CPU for tens of milliseconds, and
+what the datapath puts in the tap meanwhile waits in the tap's queue.  The
+queue is sized for a second of traffic, and the tests check that it never
+dropped a frame: a loss is then the guest's or semi-net's, never the lab's.
 """
 import contextlib
 import json
 import os
 import socket
-import struct
 import subprocess
 import time
 
@@ -27,29 +33,8 @@ from netdlib import Lines, sanitizer_report
 
 LABELS = ["-L", "1=vf", "-L", "2=virtio"]
 RATE = 20000
-RTM_DELLINK, RTM_SETLINK, NLM_F_REQUEST, NLM_F_ACK = 17, 19, 1, 4
-IFLA_XDP, IFLA_XDP_FD, IFLA_XDP_FLAGS, NLA_F_NESTED = 43, 1, 3, 0x8000
-XDP_FLAGS_DRV_MODE = 1 << 2
-
-
-def nl_socket(ns):
-    with netns.open_in(ns):
-        return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
-
-
-def nl_request(s, msg_type, ifindex, attrs=b""):
-    """One rtnetlink link request; raises on a negative ack."""
-    body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, ifindex, 0, 0) + attrs
-    s.send(struct.pack("=IHHII", 16 + len(body), msg_type, NLM_F_REQUEST | NLM_F_ACK, 1, 0)
-           + body)
-    err = struct.unpack_from("=i", s.recv(4096), 16)[0]
-    assert err == 0, f"rtnetlink {msg_type} on ifindex {ifindex}: {os.strerror(-err)}"
-
-
-def xdp_off_attr():
-    inner = struct.pack("=HHi", 8, IFLA_XDP_FD, -1) + struct.pack("=HHI", 8, IFLA_XDP_FLAGS,
-                                                                   XDP_FLAGS_DRV_MODE)
-    return struct.pack("=HH", 4 + len(inner), IFLA_XDP | NLA_F_NESTED) + inner
+TAP_QUEUE = RATE        # a second of traffic: what a starved relay lets pile up
+UNTIL_STOPPED = 120     # seconds: a stream that runs until the test stops it
 
 
 class DaemonLab:
@@ -75,6 +60,8 @@ class DaemonLab:
         self.lab.wait_for("semi-netd on hostA", lambda: self.ctl("status").returncode == 0)
         self.lab.pin_neigh("client", "vm1")
         self.lab.pin_neigh("vm1", "client")
+        semilab.ip_batch(self.lab.ns("hostA"),
+                         [f"link set dev {self.g['tap']} txqueuelen {TAP_QUEUE}"])
 
     def ctl(self, *args, check=None):
         p = subprocess.run([os.path.join(self.build, "bin", "semi-netctl"), "-s",
@@ -118,28 +105,9 @@ class DaemonLab:
                                  count=int(rate * seconds))
         return rx, tx
 
-    def unplug_now(self):
-        """lab.unplug, with the instant of the removal request, and without
-        the time between its two steps: the guest's VF loses its XDP program
-        (a real VF has none; see lab.unplug) and, at once, the host end goes
-        with one RTM_DELLINK.  With two `ip` processes in between, the host
-        would spend those milliseconds XDP-redirecting into a veth whose
-        peer no longer takes XDP frames -- a lab artifact, not an unplug."""
-        with netns.open_in(self.g["ns"]):
-            vf_ifindex = socket.if_nametoindex(self.g["vf"])
-        with netns.open_in(self.lab.ns("hostA")):
-            host_ifindex = socket.if_nametoindex(self.g["host_vf"])
-        gs, hs = nl_socket(self.g["ns"]), nl_socket(self.lab.ns("hostA"))
-        try:
-            nl_request(gs, RTM_SETLINK, vf_ifindex, xdp_off_attr())
-            t0 = time.monotonic_ns()
-            nl_request(hs, RTM_DELLINK, host_ifindex)
-        finally:
-            gs.close()
-            hs.close()
-        self.lab.vm_state("vm1")["vf_host"] = None
-        self.lab.save()
-        return t0
+    def tap_drops(self):
+        """Frames the tap's queue dropped (its relay did not read in time)."""
+        return self.lab.link_stats("hostA", self.g["tap"])["tx_dropped"]
 
     def close(self, failed):
         text = ""
@@ -225,38 +193,71 @@ def removal(d, announced):
     d.guest_sends()
     d.wait_state("assigned")
     s, w = d.watch()
-    rx, tx = d.stream_to_guest(seconds=2)
+    t_start = time.monotonic_ns()
+    # The stream ends a while after the removal, not at a fixed time: a
+    # machine that stalls the steps cannot leave the removal after it.
+    rx, tx = d.stream_to_guest(seconds=UNTIL_STOPPED)
     time.sleep(0.5)
+    t_both = time.monotonic_ns()
     if announced:
         d.ctl("switch", "vm1", "both", check=0)
         time.sleep(0.2)
         w.next()                              # its state event
-    t0 = d.unplug_now()
+    t0, t_done = d.lab.unplug_now("vm1")
     events = []
     while not events or events[-1]["to"] != "emulated":
         ev = w.next()
         if ev["event"] == "state":
             events.append(ev)
     s.close()
-    tx.result()
+    time.sleep(0.5)                          # the emulated path carries it on
+    tx.stop()
+    sent = tx.result()["tx"]
     r = rx.result()["rx"]
-    first_ms = (events[0]["applied_ns"] - t0) / 1e6
+    kernel_ms = (t_done - t0) / 1e6
+    late_ms = max(e["applied_ns"] - t_done for e in events) / 1e6
     react_us = max(e["applied_ns"] - e["detected_ns"] for e in events) / 1e3
     print(f"VF removed ({'announced: handover first' if announced else 'unannounced'}) at "
           f"{RATE} pps: " + ", ".join(f"{e['to']} ({e['cause']}) after "
                                       f"{(e['applied_ns'] - t0) / 1e6:.2f} ms" for e in events)
-          + f" from the removal request, <= {react_us:.1f} us in semi-netd after the kernel's "
-          f"notice; lost {r['lost']} (runs {r['lost_runs']}), duplicated {r['duplicated']}")
-    # semi-netd's part: the path leaves the VF within 10 ms of the removal
-    # (at the VF's close, before the kernel unregisters it), and emulated
-    # follows the kernel's notice by microseconds.
-    assert first_ms < 10 and react_us < 10000, events
-    assert events[-1]["cause"] == "vf_gone" and d.state() == "emulated"
-    assert r["duplicated"] == 0 and r["received"] + r["lost"] == r["sent"], r
+          + f" from the removal request (the kernel's removal took {kernel_ms:.2f} ms), "
+          f"<= {react_us:.1f} us in semi-netd after the kernel's notice; lost {r['lost']} "
+          f"(runs {r['lost_runs']}), duplicated {r['duplicated']}")
+    # semi-netd's part: each path change follows the kernel's notice by
+    # microseconds, and none comes later than 10 ms after the kernel had
+    # removed the device (its notices are out when it acknowledges the
+    # removal).  Unannounced, the path leaves the VF at the VF's close,
+    # before the kernel unregisters it: handover, then emulated.
+    assert react_us < 10000 and late_ms < 10, (events, kernel_ms)
+    assert [e["cause"] for e in events] == (["vf_gone"] if announced else
+                                            ["vf_down", "vf_gone"]), events
+    assert d.state() == "emulated"
+    assert r["received"] + r["lost"] == r["sent"], r
     assert r["paths"] == ["vf", "virtio"], r
+    # Twice only what handover copied to both paths just before the
+    # removal: a frame the guest took from its VF whose standby copy, behind
+    # by the relay's latency, came after the VF had unregistered (Linux
+    # net_failover has the same race; with vhost-net the standby lags by
+    # microseconds, the lab's relay on a busy machine by milliseconds).  One
+    # run, of frames sent -- by the sender's schedule, which it may lag
+    # behind -- after handover began and before the removal was done;
+    # unannounced, the copies begin at the VF's close: never twice.
+    lag = max(0, (sent["seconds"] - sent["sent"] / RATE) * 1e9)
+    due = lambda seq: t_start + seq * 1e9 / RATE       # noqa: E731
+    assert r["dup_runs_total"] <= 1 and (announced or r["duplicated"] == 0), r
+    for first, last in r["dup_runs"]:
+        assert due(first) <= t_done and due(last) + lag >= t_both, (r["dup_runs"], r)
+    # The lab's queue dropped nothing: whatever is lost is the guest's or ours.
+    assert d.tap_drops() == 0
     # What is lost is the guest's own window (its VF closed, not yet
-    # unregistered: neither path delivers): one run of well under 10 ms.
-    assert r["lost_runs_total"] <= 1 and r["lost"] <= RATE // 100, r
+    # unregistered: neither path delivers), which ends before the kernel's
+    # notice that semi-netd turns into emulated: one run, no more frames
+    # than the stream sends from the removal request to that store -- a
+    # busy machine stretches the kernel's part -- and 10 ms more: a sender
+    # kept off the CPU catches up in a burst.
+    window_ms = (events[-1]["applied_ns"] - t0) / 1e6
+    assert r["lost_runs_total"] <= 1 and r["lost"] <= (window_ms + 10) * RATE / 1000, \
+        (r, window_ms)
     return r
 
 
@@ -285,19 +286,24 @@ def test_vf_plugged_again_under_meter(dlab):
     d.add_port()
     assert d.state() == "emulated"
     back = d.lab.meter_recv("client", args=["-t", "1"])
-    rx, tx = d.stream_to_guest(seconds=2)
-    out = d.lab.meter_send("vm1", d.lab.endpoint("client")["ipv4"], 5000, count=10000)
+    # Both streams run until the guest has taken its VF, and a while more.
+    rx, tx = d.stream_to_guest(seconds=UNTIL_STOPPED)
+    out = d.lab.meter_send("vm1", d.lab.endpoint("client")["ipv4"], 5000,
+                           count=5000 * UNTIL_STOPPED)
     time.sleep(0.5)
     d.lab.plug("vm1", "hostA")
-    tx.result()
-    out.result()
+    d.wait_state("assigned", timeout=30)
+    time.sleep(0.5)
+    for m in (tx, out):
+        m.stop()
+        m.result()
     r, rb = rx.result()["rx"], back.result()["rx"]
     unregistered = sum(b["by"].get("vf0", 0) for b in r["timeline"])
     print(f"VF plugged at {RATE} pps: to the guest lost {r['lost']} duplicated "
           f"{r['duplicated']} ({unregistered} taken by the unregistered vf0) paths "
           f"{r['paths']}; from the guest lost {rb['lost']} duplicated {rb['duplicated']}")
+    assert d.tap_drops() == 0           # the lab's queue dropped nothing
     assert r["lost_runs_total"] <= 1 and r["lost"] <= RATE // 1000, r
     assert r["duplicated"] <= unregistered, r
     assert r["paths"][0] == "virtio" and r["paths"][-1] == "vf", r
     assert (rb["lost"], rb["duplicated"]) == (0, 0), rb
-    d.wait_state("assigned")

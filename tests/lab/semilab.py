@@ -31,6 +31,8 @@ import os
 import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import time
 
@@ -96,6 +98,40 @@ def in_netns(ns):
         _libc.setns(own, CLONE_NEWNET)
         os.close(own)
         os.close(target)
+
+
+# rtnetlink, for the moves whose timing matters (one request, no process).
+RTM_DELLINK, RTM_SETLINK, NLM_F_REQUEST, NLM_F_ACK = 17, 19, 1, 4
+IFLA_XDP, IFLA_XDP_FD, IFLA_XDP_FLAGS, NLA_F_NESTED = 43, 1, 3, 0x8000
+XDP_FLAGS_DRV_MODE = 1 << 2
+
+
+def ifindex_in(ns, dev):
+    with in_netns(ns):
+        return socket.if_nametoindex(dev)
+
+
+def nl_socket(ns):
+    """An rtnetlink socket of namespace ns (it stays there once made)."""
+    with in_netns(ns):
+        return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+
+
+def nl_link_request(sock, msg_type, ifindex, attrs=b""):
+    """One rtnetlink link request on sock, acknowledged (LabError if not)."""
+    body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, ifindex, 0, 0) + attrs
+    sock.send(struct.pack("=IHHII", 16 + len(body), msg_type, NLM_F_REQUEST | NLM_F_ACK, 1,
+                          0) + body)
+    err = struct.unpack_from("=i", sock.recv(4096), 16)[0]
+    if err:
+        raise LabError(f"rtnetlink {msg_type} on ifindex {ifindex}: {os.strerror(-err)}")
+
+
+def xdp_off_attr():
+    """IFLA_XDP: no program in driver mode."""
+    inner = struct.pack("=HHi", 8, IFLA_XDP_FD, -1) + struct.pack("=HHI", 8, IFLA_XDP_FLAGS,
+                                                                   XDP_FLAGS_DRV_MODE)
+    return struct.pack("=HH", 4 + len(inner), IFLA_XDP | NLA_F_NESTED) + inner
 
 
 def sysctl(ns, settings):
@@ -815,6 +851,34 @@ class Lab:
         run(["ip", "-n", self.host(host)["ns"], "link", "del", g["host_vf"]])
         st["vf_host"] = None
         self.save()
+
+    def unplug_now(self, vm):
+        """QEMU's unplug of the VF as one move (unplug, without the time a
+        process per step takes): the guest's VF loses its XDP program (a
+        real VF has none) and its host end goes, one netlink request each.
+        Between two `ip` processes the host would spend milliseconds
+        XDP-redirecting into a veth whose peer no longer takes XDP frames
+        -- a lab artifact, not an unplug.  Returns (asked, done) on
+        CLOCK_MONOTONIC ns: when the removal was asked for, and when the
+        kernel acknowledged it (the device unregistered, its notices out)."""
+        g, st = self.guest(vm), self.vm_state(vm)
+        host = st.get("vf_host")
+        if not host:
+            raise LabError(f"{vm} has no VF plugged")
+        hns = self.host(host)["ns"]
+        gs, hs = nl_socket(g["ns"]), nl_socket(hns)
+        try:
+            nl_link_request(gs, RTM_SETLINK, ifindex_in(g["ns"], g["vf"]), xdp_off_attr())
+            ifindex = ifindex_in(hns, g["host_vf"])
+            asked = time.monotonic_ns()
+            nl_link_request(hs, RTM_DELLINK, ifindex)
+            done = time.monotonic_ns()
+        finally:
+            gs.close()
+            hs.close()
+        st["vf_host"] = None
+        self.save()
+        return asked, done
 
     def vf_link(self, vm, up):
         """Carrier of the guest's VF: set its host end up or down."""
