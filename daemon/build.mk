@@ -3,7 +3,8 @@
 # (its command line).  The protocol table, the state machine, the state file
 # and the configuration parser are shared and unit-tested (tests/daemon/).
 
-DAEMON_COMMON_SRCS := daemon/proto.c daemon/fsm.c daemon/statefile.c daemon/config.c
+DAEMON_COMMON_SRCS := daemon/proto.c daemon/fsm.c daemon/statefile.c daemon/config.c \
+		      daemon/util.c
 DAEMON_COMMON_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(DAEMON_COMMON_SRCS))
 NETD_OBJS := $(patsubst %.c,$(B)/obj/%.o,daemon/netd.c daemon/ports.c daemon/control.c \
 	     daemon/handlers.c daemon/migrate.c daemon/peers.c daemon/announce.c daemon/hook.c \

@@ -19,6 +19,7 @@
 
 #include "daemon/config.h"
 #include "daemon/proto.h"
+#include "daemon/util.h"
 
 #define CONFIG_MAX_BYTES	(1 << 20)
 
@@ -439,39 +440,24 @@ int config_parse(struct netd_config *c, const char *file, const char *text, size
 		 char *err, size_t errlen)
 {
 	struct ctx x = { .file = file, .err = err, .errlen = errlen };
-	struct json_tokener *tok;
 	enum json_tokener_error jerr;
 	json_object *root;
 	char pos[64];
 	size_t end;
 	int ret;
 
-	tok = json_tokener_new_ex(PROTO_JSON_DEPTH);
-	if (!tok) {
+	ret = proto_json_parse(text, len, " \n\t\r", &root, &jerr, &end);
+	if (ret == -ENOMEM) {
 		snprintf(err, errlen, "config %s: out of memory", file);
-		return -ENOMEM;
+		return ret;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	root = json_tokener_parse_ex(tok, text, (int)len + (text[len] == '\0'));
-	jerr = json_tokener_get_error(tok);
-	end = (size_t)json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (jerr != json_tokener_success) {
+	if (ret) {
 		where(text, end, pos, sizeof(pos));
 		snprintf(err, errlen, "config %s: not valid JSON at %s: %s", file, pos,
 			 jerr == json_tokener_continue ? "the file ends inside a value" :
-			 json_tokener_error_desc(jerr));
-		json_object_put(root);
-		return -EINVAL;
-	}
-	for (size_t i = end; i < len; i++) {
-		if (text[i] != ' ' && text[i] != '\n' && text[i] != '\t' && text[i] != '\r') {
-			where(text, i, pos, sizeof(pos));
-			snprintf(err, errlen, "config %s: not valid JSON at %s: more after the "
-				 "top-level object", file, pos);
-			json_object_put(root);
-			return -EINVAL;
-		}
+			 jerr != json_tokener_success ? json_tokener_error_desc(jerr) :
+			 "more after the top-level object");
+		return ret;
 	}
 	ret = parse_root(&x, c, root);
 	json_object_put(root);
@@ -493,10 +479,7 @@ int config_parse(struct netd_config *c, const char *file, const char *text, size
 static int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
 	struct stat st;
-	char *buf;
-	ssize_t n;
-	size_t got = 0;
-	int fd;
+	int fd, rerr;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -511,29 +494,13 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
 		close(fd);
 		return -EINVAL;
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (got < (size_t)st.st_size) {
-		n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int e = n < 0 ? errno : EIO;
-
-			snprintf(err, errlen, "config %s: cannot read: %s", path, strerror(e));
-			free(buf);
-			close(fd);
-			return -e;
-		}
-		got += (size_t)n;
-	}
+	rerr = read_all(fd, (size_t)st.st_size, out);
 	close(fd);
-	buf[got] = '\0';
-	*out = buf;
-	*len = got;
+	if (rerr) {
+		snprintf(err, errlen, "config %s: cannot read: %s", path, strerror(-rerr));
+		return rerr;
+	}
+	*len = (size_t)st.st_size;
 	return 0;
 }
 

@@ -27,6 +27,15 @@ static json_object *not_found(struct request *req, const char *name)
 	return proto_reply_err(req->id, E_NOT_FOUND, msg);
 }
 
+/* A port after a step: its view and the state it came from. */
+static json_object *after_step(struct netd *d, struct port *p, enum port_state from)
+{
+	json_object *o = port_json(d, p, false);
+
+	json_object_object_add(o, "from", json_object_new_string(fsm_state_name(from)));
+	return o;
+}
+
 static json_object *h_status(struct netd *d, struct conn *c, struct request *req)
 {
 	json_object *o = json_object_new_object(), *states = json_object_new_object(),
@@ -171,7 +180,7 @@ void handle_port_add_batch(struct netd *d, struct conn *c, struct request *reqs,
 	for (k = 0; k < n; k++) {
 		if (!staged[k])
 			continue;
-		port_add_finish(d, staged[k]);
+		port_add_finish(d, staged[k], "port_add");
 		replies[k] = proto_reply_ok(reqs[k].id, with_warnings(d, staged[k]));
 	}
 	free(staged);
@@ -243,8 +252,7 @@ static json_object *h_switch(struct netd *d, struct conn *c, struct request *req
 	from = p->r.state;
 	if (port_switch(d, p, ev, &changed, &e))
 		return err_reply(req, &e);
-	o = port_json(d, p, false);
-	json_object_object_add(o, "from", json_object_new_string(fsm_state_name(from)));
+	o = after_step(d, p, from);
 	json_object_object_add(o, "changed", json_object_new_boolean(changed));
 	return proto_reply_ok(req->id, o);
 }
@@ -396,8 +404,7 @@ static json_object *h_migrate_out(struct netd *d, struct conn *c, struct request
 		return NULL;	/* the peer is being resolved: again later */
 	if (err)
 		return err_reply(req, &e);
-	o = port_json(d, p, false);
-	json_object_object_add(o, "from", json_object_new_string(fsm_state_name(from)));
+	o = after_step(d, p, from);
 	json_object_object_add(o, "changed", json_object_new_boolean(changed));
 	return proto_reply_ok(req->id, o);
 }
@@ -415,8 +422,7 @@ static json_object *h_migrate_done(struct netd *d, struct conn *c, struct reques
 	from = p->r.state;
 	if (mig_done(d, p, &e))
 		return err_reply(req, &e);
-	o = port_json(d, p, false);
-	json_object_object_add(o, "from", json_object_new_string(fsm_state_name(from)));
+	o = after_step(d, p, from);
 	json_object_object_add(o, "announce", announce_json(p));
 	return proto_reply_ok(req->id, o);
 }

@@ -136,6 +136,21 @@ static int store(struct netd *d, struct port *p, enum port_state was, struct net
 	return err ? port_dp_err(d, e, err) : 0;
 }
 
+/* Enter the decided state (a change only) with its one store; undone if it fails. */
+static int enter(struct netd *d, struct port *p, const struct fsm_result *res,
+		 const struct port_rec *old, struct netd_err *e)
+{
+	int err;
+
+	if (res->kind != FK_TO)
+		return 0;
+	port_enter(d, p, res);
+	err = store(d, p, old->state, e);
+	if (err)
+		p->r = *old;
+	return err;
+}
+
 static void restore_path(struct netd *d, struct port *p, const struct port_rec *old)
 {
 	if (fsm_pathw(p->r.state).word != fsm_pathw(old->state).word)
@@ -226,49 +241,21 @@ int mig_in(struct netd *d, const struct port_rec *want, const char *from, struct
 	/* Back before this host retired it: that migration is over. */
 	if (old)
 		retire(d, old, "migrating back");
-	err = port_check_unique(d, want, NULL, e);
+	err = port_new(d, want, &p, e);
 	if (err)
 		return err;
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		nerr_set(e, E_INTERNAL, "out of memory");
-		return -ENOMEM;
-	}
-	p->r = *want;
-	p->r.vf_ifindex = port_dev_lookup(d, p->r.vf);
-	p->r.tap_ifindex = port_dev_lookup(d, p->r.tap);
-	p->vf_up = port_dev_up(d, p->r.vf_ifindex);
 	p->r.state = PS_INCOMING;
 	p->r.handover = FH_NONE;
-	p->r.since_ms = wall_ms();
 	p->r.mig = (struct mig_rec){ .role = MIG_DEST, .origin = PS_INCOMING,
 				     .since_ms = p->r.since_ms };
 	snprintf(p->r.mig.peer, sizeof(p->r.mig.peer), "%s", peer->cfg.name);
-	err = port_dp_apply(d, p, NULL, e);
+	err = port_install(d, p, e);
+	if (!err)
+		err = port_add_commit(d, p, "migrate_in", e);
 	if (err)
-		goto out_dp;
-	err = port_table_add(d, p);
-	if (err) {
-		nerr_set(e, E_INTERNAL, "out of memory");
-		goto out_dp;
-	}
-	p->r.vf_tx_base = port_vf_tx(d, p);
-	p->have_last = semi_port_stats_get_id(d->dp, p->id, &p->last) == 0;
-	err = ports_save(d, e);
-	if (err)
-		goto out_table;
-	emit_simple(d, p->r.name, "port", "action", "added", NULL, NULL);
-	emit_state(d, p, PS_COUNT, "migrate_in", 0);
-	bridge_sync(d, p);
+		return err;
 	*out = p;
 	return 0;
-
-out_table:
-	port_table_remove(d, p);
-out_dp:
-	port_dp_remove(d, &p->r);
-	port_destroy(d, p);
-	return err;
 }
 
 int mig_begin(struct netd *d, struct port *p, bool *changed, struct netd_err *e)
@@ -287,14 +274,9 @@ int mig_begin(struct netd *d, struct port *p, bool *changed, struct netd_err *e)
 	err = decide(d, p, FE_MIGRATE_BEGIN, &res, e);
 	if (err)
 		return err;
-	if (res.kind == FK_TO) {
-		port_enter(d, p, &res);
-		err = store(d, p, old.state, e);
-		if (err) {
-			p->r = old;
-			return err;
-		}
-	}
+	err = enter(d, p, &res, &old, e);
+	if (err)
+		return err;
 	if (p->r.mig.role == MIG_NONE)
 		p->r.mig = (struct mig_rec){ .role = MIG_SOURCE, .origin = old.state,
 					     .since_ms = wall_ms() };
@@ -342,9 +324,7 @@ int mig_out(struct netd *d, struct port *p, const char *to, bool *changed, struc
 	err = semi_port_set_tunnel(d->dp, p->r.name, to);
 	if (err)
 		return port_dp_err(d, e, err);
-	if (res.kind == FK_TO)
-		port_enter(d, p, &res);
-	err = store(d, p, old.state, e);
+	err = enter(d, p, &res, &old, e);
 	if (err)
 		goto undo_tunnel;
 	if (p->r.mig.role == MIG_NONE)
@@ -391,12 +371,9 @@ int mig_done(struct netd *d, struct port *p, struct netd_err *e)
 	if (err)
 		return err;
 	snprintf(from, sizeof(from), "%s", p->r.mig.peer);
-	port_enter(d, p, &res);
-	err = store(d, p, old.state, e);
-	if (err) {
-		p->r = old;
+	err = enter(d, p, &res, &old, e);
+	if (err)
 		return err;
-	}
 	memset(&p->r.mig, 0, sizeof(p->r.mig));
 	err = ports_save(d, e);
 	if (err) {
@@ -427,18 +404,12 @@ int mig_abort(struct netd *d, struct port *p, bool *aborted, bool *removed,
 		return 0;
 	if (p->r.mig.role == MIG_DEST && p->r.state == PS_INCOMING) {
 		/* The VM never ran here: the port goes. */
-		port_table_remove(d, p);
-		err = ports_save(d, e);
-		if (err) {
-			port_table_add(d, p);	/* cannot fail: the slot was just freed */
+		err = port_unlist(d, p, e);
+		if (err)
 			return err;
-		}
-		port_dp_remove(d, &p->r);
-		bridge_release(d, p);
 		emit_mig(d, p, "aborted", "peer", p->r.mig.peer);
-		emit_simple(d, p->r.name, "port", "action", "deleted", NULL, NULL);
 		pr_info("port %s: migration from %s aborted: removed", p->r.name, p->r.mig.peer);
-		port_destroy(d, p);
+		port_gone(d, p);
 		*aborted = *removed = true;
 		return 0;
 	}
@@ -452,14 +423,9 @@ int mig_abort(struct netd *d, struct port *p, bool *aborted, bool *removed,
 	err = decide(d, p, FE_MIGRATE_ABORT, &res, e);
 	if (err)
 		return err;
-	if (res.kind == FK_TO) {
-		port_enter(d, p, &res);
-		err = store(d, p, old.state, e);
-		if (err) {
-			p->r = old;
-			return err;
-		}
-	}
+	err = enter(d, p, &res, &old, e);
+	if (err)
+		return err;
 	peermsg_cancel(d, p);
 	/* Path first: the tunnel goes once no path names it. */
 	if (old.state == PS_OUTGOING && semi_port_set_tunnel(d->dp, p->r.name, NULL))

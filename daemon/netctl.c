@@ -27,6 +27,7 @@
 
 #include "daemon/config.h"
 #include "daemon/proto.h"
+#include "daemon/util.h"
 #include "loader/log.h"
 #include "loader/semi_dp.h"
 
@@ -300,21 +301,6 @@ static void explain_connect(int err)
 	else
 		fprintf(stderr, "semi-netctl: cannot connect to semi-netd at %s: %s\n", sock_path,
 			strerror(err));
-}
-
-static int send_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static volatile sig_atomic_t interrupted;
@@ -991,7 +977,7 @@ int main(int argc, char **argv)
 	 * A refused client (credentials, too many clients) is told why on
 	 * connect and closed: read that even when the send fails.
 	 */
-	if (!line || send_all(fd, line, len))
+	if (!line || write_all(fd, line, len, MSG_NOSIGNAL))
 		send_err = line ? errno : ENOMEM;
 	free(line);
 	/* The reply is the object with our id; events before it are not ours. */

@@ -198,7 +198,10 @@ int port_add(struct netd *d, const struct port_rec *want, struct port **out,
 int port_add_stage(struct netd *d, const struct port_rec *want, struct port **out,
 		   struct netd_err *e);
 void port_add_unstage(struct netd *d, struct port *p);
-void port_add_finish(struct netd *d, struct port *p);
+/* After the state file has it: watchers (the state event's cause), bridge. */
+void port_add_finish(struct netd *d, struct port *p, const char *cause);
+/* The state file, then finish; unstaged if it cannot be written. */
+int port_add_commit(struct netd *d, struct port *p, const char *cause, struct netd_err *e);
 int port_del(struct netd *d, const char *name, struct netd_err *e);
 int port_set(struct netd *d, struct port *p, json_object *args, struct netd_err *e);
 /* changed: false when the port already was where the switch puts it. */
@@ -223,6 +226,15 @@ int port_dp_apply(struct netd *d, struct port *p, const struct port_rec *old,
 void port_dp_remove(struct netd *d, const struct port_rec *r);
 int port_check_unique(struct netd *d, const struct port_rec *r, const struct port *self,
 		      struct netd_err *e);
+/* A new port as want says (checked against the others), its devices looked up. */
+int port_new(struct netd *d, const struct port_rec *want, struct port **out,
+	     struct netd_err *e);
+/* Into the datapath and the table, counters from now; on failure it is gone. */
+int port_install(struct netd *d, struct port *p, struct netd_err *e);
+/* A port going: out of the table and the state file (back in if that fails)... */
+int port_unlist(struct netd *d, struct port *p, struct netd_err *e);
+/* ... then out of the datapath and the bridge, watchers told, freed. */
+void port_gone(struct netd *d, struct port *p);
 int port_table_add(struct netd *d, struct port *p);
 void port_table_remove(struct netd *d, struct port *p);
 void port_destroy(struct netd *d, struct port *p);	/* timers, then free */

@@ -534,6 +534,47 @@ int port_check_unique(struct netd *d, const struct port_rec *r, const struct por
 	return 0;
 }
 
+int port_new(struct netd *d, const struct port_rec *want, struct port **out,
+	     struct netd_err *e)
+{
+	struct port *p;
+	int err = port_check_unique(d, want, NULL, e);
+
+	if (err)
+		return err;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		nerr_set(e, E_INTERNAL, "out of memory");
+		return -ENOMEM;
+	}
+	p->r = *want;
+	p->r.vf_ifindex = port_dev_lookup(d, p->r.vf);
+	p->r.tap_ifindex = port_dev_lookup(d, p->r.tap);
+	p->vf_up = port_dev_up(d, p->r.vf_ifindex);
+	p->r.since_ms = wall_ms();
+	*out = p;
+	return 0;
+}
+
+int port_install(struct netd *d, struct port *p, struct netd_err *e)
+{
+	int err = port_dp_apply(d, p, NULL, e);
+
+	if (!err && port_table_add(d, p)) {
+		nerr_set(e, E_INTERNAL, "out of memory");
+		err = -ENOMEM;
+	}
+	if (err) {
+		port_dp_remove(d, &p->r);
+		port_destroy(d, p);
+		return err;
+	}
+	p->r.vf_tx_base = port_vf_tx(d, p);	/* a new port's counters start at 0 */
+	/* Counter deltas for watchers count from here. */
+	p->have_last = semi_port_stats_get_id(d->dp, p->id, &p->last) == 0;
+	return 0;
+}
+
 /*
  * port.add in three steps, so that a batch of them (control.c) is written
  * to the state file once: stage (checks, datapath, table), then either
@@ -542,7 +583,6 @@ int port_check_unique(struct netd *d, const struct port_rec *r, const struct por
 int port_add_stage(struct netd *d, const struct port_rec *want, struct port **out,
 		   struct netd_err *e)
 {
-	struct fsm_result res = { .kind = FK_TO };
 	struct fsm_facts f;
 	struct port *p;
 	int err;
@@ -556,41 +596,16 @@ int port_add_stage(struct netd *d, const struct port_rec *want, struct port **ou
 			 SEMI_MAX_PORTS);
 		return -ENOSPC;
 	}
-	err = port_check_unique(d, want, NULL, e);
+	err = port_new(d, want, &p, e);
 	if (err)
 		return err;
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		nerr_set(e, E_INTERNAL, "out of memory");
-		return -ENOMEM;
-	}
-	p->r = *want;
-	p->r.vf_ifindex = port_dev_lookup(d, p->r.vf);
-	p->r.tap_ifindex = port_dev_lookup(d, p->r.tap);
-	p->vf_up = port_dev_up(d, p->r.vf_ifindex);
 	f = facts_of(&p->r);
-	res.next = fsm_initial(&f, &res.handover);
-	p->r.state = res.next;
-	p->r.handover = res.handover;
-	p->r.since_ms = wall_ms();
-	err = port_dp_apply(d, p, NULL, e);
+	p->r.state = fsm_initial(&f, &p->r.handover);
+	err = port_install(d, p, e);
 	if (err)
-		goto out_dp;
-	err = port_table_add(d, p);
-	if (err) {
-		nerr_set(e, E_INTERNAL, "out of memory");
-		goto out_dp;
-	}
-	p->r.vf_tx_base = port_vf_tx(d, p);	/* a new port's counters start at 0 */
-	/* Counter deltas for watchers count from here. */
-	p->have_last = semi_port_stats_get_id(d->dp, p->id, &p->last) == 0;
+		return err;
 	*out = p;
 	return 0;
-
-out_dp:
-	port_dp_remove(d, &p->r);
-	port_destroy(d, p);
-	return err;
 }
 
 void port_add_unstage(struct netd *d, struct port *p)
@@ -600,12 +615,24 @@ void port_add_unstage(struct netd *d, struct port *p)
 	port_destroy(d, p);
 }
 
-void port_add_finish(struct netd *d, struct port *p)
+void port_add_finish(struct netd *d, struct port *p, const char *cause)
 {
 	emit_simple(d, p->r.name, "port", "action", "added", NULL, NULL);
-	emit_state(d, p, PS_COUNT, "port_add", 0);
+	emit_state(d, p, PS_COUNT, cause, 0);
 	bridge_sync(d, p);
 	ports_rearm_handover(d);
+}
+
+int port_add_commit(struct netd *d, struct port *p, const char *cause, struct netd_err *e)
+{
+	int err = ports_save(d, e);
+
+	if (err) {
+		port_add_unstage(d, p);
+		return err;
+	}
+	port_add_finish(d, p, cause);
+	return 0;
 }
 
 int port_add(struct netd *d, const struct port_rec *want, struct port **out,
@@ -615,14 +642,10 @@ int port_add(struct netd *d, const struct port_rec *want, struct port **out,
 	int err;
 
 	err = port_add_stage(d, want, &p, e);
+	if (!err)
+		err = port_add_commit(d, p, "port_add", e);
 	if (err)
 		return err;
-	err = ports_save(d, e);
-	if (err) {
-		port_add_unstage(d, p);
-		return err;
-	}
-	port_add_finish(d, p);
 	*out = p;
 	return 0;
 }
@@ -636,19 +659,32 @@ int port_del(struct netd *d, const char *name, struct netd_err *e)
 		nerr_set(e, E_NOT_FOUND, "no port %s", name);
 		return -ENOENT;
 	}
+	err = port_unlist(d, p, e);
+	if (err)
+		return err;
+	port_gone(d, p);
+	ports_rearm_handover(d);
+	mig_rearm_retire(d);
+	return 0;
+}
+
+int port_unlist(struct netd *d, struct port *p, struct netd_err *e)
+{
+	int err;
+
 	port_table_remove(d, p);
 	err = ports_save(d, e);
-	if (err) {
+	if (err)
 		port_table_add(d, p);	/* cannot fail: the slot was just freed */
-		return err;
-	}
+	return err;
+}
+
+void port_gone(struct netd *d, struct port *p)
+{
 	port_dp_remove(d, &p->r);
 	bridge_release(d, p);
 	emit_simple(d, p->r.name, "port", "action", "deleted", NULL, NULL);
 	port_destroy(d, p);
-	ports_rearm_handover(d);
-	mig_rearm_retire(d);
-	return 0;
 }
 
 int port_switch(struct netd *d, struct port *p, enum fsm_event ev, bool *changed,

@@ -591,52 +591,72 @@ static void cmd_list(char *buf, size_t len)
 					off ? ", " : "", proto_cmds[i].cmd);
 }
 
+int proto_json_parse(const char *text, size_t len, const char *blanks, json_object **out,
+		     enum json_tokener_error *jerr, size_t *at)
+{
+	struct json_tokener *tok = json_tokener_new_ex(PROTO_JSON_DEPTH);
+	json_object *v;
+
+	*out = NULL;
+	if (!tok)
+		return -ENOMEM;
+	/* Strict JSON; the terminating NUL (when there) ends a bare number. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	v = json_tokener_parse_ex(tok, text, (int)len + (text[len] == '\0'));
+	*jerr = json_tokener_get_error(tok);
+	*at = (size_t)json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (*jerr != json_tokener_success) {
+		json_object_put(v);
+		return -EINVAL;
+	}
+	for (; *at < len; (*at)++) {
+		if (!strchr(blanks, text[*at]) || !text[*at]) {
+			json_object_put(v);
+			return -EINVAL;
+		}
+	}
+	*out = v;
+	return 0;
+}
+
 int proto_parse_request(const char *line, size_t len, struct request *req,
 			struct proto_error *err)
 {
-	struct json_tokener *tok;
 	json_object *root, *cmd = NULL, *args = NULL;
 	enum json_tokener_error jerr;
-	size_t used;
+	size_t at;
 	char list[256];
+	int ret;
 
 	memset(req, 0, sizeof(*req));
 	if (len > PROTO_MAX_LINE) {
 		proto_err_set(err, E_TOO_LONG, "request longer than %d bytes", PROTO_MAX_LINE);
 		return -EINVAL;
 	}
-	tok = json_tokener_new_ex(PROTO_JSON_DEPTH);
-	if (!tok) {
+	/* One object per line: only blanks may follow it. */
+	ret = proto_json_parse(line, len, " \t\r", &root, &jerr, &at);
+	if (ret == -ENOMEM) {
 		proto_err_set(err, E_INTERNAL, "out of memory");
 		return -EINVAL;
 	}
-	/* Strict JSON; the terminating NUL (when there) ends a bare number. */
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	root = json_tokener_parse_ex(tok, line, (int)len + (line[len] == '\0'));
-	jerr = json_tokener_get_error(tok);
-	used = (size_t)json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (!root && jerr == json_tokener_success) {
+	if (ret && jerr == json_tokener_continue) {
+		proto_err_set(err, E_BAD_JSON, "bad JSON: the line ends inside a value");
+		return -EINVAL;
+	}
+	if (ret && jerr != json_tokener_success) {
+		proto_err_set(err, E_BAD_JSON, "bad JSON at byte %zu: %s", at,
+			      json_tokener_error_desc(jerr));
+		return -EINVAL;
+	}
+	if (ret) {
+		proto_err_set(err, E_BAD_JSON, "bad JSON at byte %zu: more after the request "
+			      "object", at);
+		return -EINVAL;
+	}
+	if (!root) {
 		proto_err_set(err, E_BAD_REQUEST, "a request is a JSON object, not null");
 		return -EINVAL;
-	}
-	if (!root || jerr != json_tokener_success) {
-		if (jerr == json_tokener_continue)
-			proto_err_set(err, E_BAD_JSON, "bad JSON: the line ends inside a value");
-		else
-			proto_err_set(err, E_BAD_JSON, "bad JSON at byte %zu: %s", used,
-				      json_tokener_error_desc(jerr));
-		json_object_put(root);
-		return -EINVAL;
-	}
-	/* One object per line: only blanks may follow it. */
-	for (size_t i = used; i < len; i++) {
-		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r') {
-			proto_err_set(err, E_BAD_JSON, "bad JSON at byte %zu: more after the "
-				      "request object", i);
-			json_object_put(root);
-			return -EINVAL;
-		}
 	}
 	req->root = root;
 	if (!json_object_is_type(root, json_type_object)) {

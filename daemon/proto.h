@@ -171,6 +171,17 @@ int proto_parse_request(const char *line, size_t len, struct request *req,
 			struct proto_error *err);
 void request_free(struct request *req);
 
+/*
+ * One strict JSON value of at most PROTO_JSON_DEPTH from text (len bytes; a
+ * NUL after them ends a bare number), followed by nothing but characters
+ * of blanks.  0 with *out (NULL for JSON null); -ENOMEM; -EINVAL with *jerr
+ * and *at: the tokener's error (json_tokener_continue: the text ends inside
+ * a value) and where, or json_tokener_success and where something other
+ * than a blank follows the value.
+ */
+int proto_json_parse(const char *text, size_t len, const char *blanks, json_object **out,
+		     enum json_tokener_error *jerr, size_t *at);
+
 /* Validate args (an object) against a command; 0 or -EINVAL with err. */
 int proto_check_args(const struct cmd_spec *c, json_object *args, struct proto_error *err);
 

@@ -21,6 +21,7 @@
 
 #include "daemon/proto.h"
 #include "daemon/statefile.h"
+#include "daemon/util.h"
 
 #define STATEFILE_MAX_BYTES	(64 << 20)
 
@@ -509,7 +510,6 @@ int statefile_parse(const char *path, const char *text, size_t len, struct state
 		    char *err, size_t errlen)
 {
 	struct pctx x = { .path = path, .err = err, .errlen = errlen };
-	struct json_tokener *tok;
 	enum json_tokener_error jerr;
 	json_object *root, *v, *ports = NULL, *peers = NULL;
 	bool has_format = false, has_version = false;
@@ -520,26 +520,14 @@ int statefile_parse(const char *path, const char *text, size_t len, struct state
 	memset(doc, 0, sizeof(*doc));
 	if (len == 0)
 		return corrupt(&x, "the file is empty");
-	tok = json_tokener_new_ex(PROTO_JSON_DEPTH);
-	if (!tok)
-		return -ENOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	root = json_tokener_parse_ex(tok, text, (int)len + (text[len] == '\0'));
-	jerr = json_tokener_get_error(tok);
-	end = (size_t)json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (jerr != json_tokener_success) {
-		json_object_put(root);
+	ret = proto_json_parse(text, len, " \n\t\r", &root, &jerr, &end);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret)
 		return corrupt(&x, "not valid JSON at byte %zu: %s", end,
 			       jerr == json_tokener_continue ? "the file ends inside a value" :
-			       json_tokener_error_desc(jerr));
-	}
-	for (size_t k = end; k < len; k++) {
-		if (text[k] != ' ' && text[k] != '\n' && text[k] != '\t' && text[k] != '\r') {
-			json_object_put(root);
-			return corrupt(&x, "not valid JSON at byte %zu: more after the object", k);
-		}
-	}
+			       jerr != json_tokener_success ? json_tokener_error_desc(jerr) :
+			       "more after the object");
 	if (!json_object_is_type(root, json_type_object)) {
 		ret = corrupt(&x, "the top level must be an object, not %s", jtype(root));
 		goto out;
@@ -660,9 +648,7 @@ out:
 int statefile_load(const char *path, struct state_doc *doc, char *err, size_t errlen)
 {
 	struct stat st;
-	size_t got = 0;
 	char *buf;
-	ssize_t n;
 	int fd, ret;
 
 	memset(doc, 0, sizeof(*doc));
@@ -687,45 +673,15 @@ int statefile_load(const char *path, struct state_doc *doc, char *err, size_t er
 		close(fd);
 		return -EFBIG;
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (got < (size_t)st.st_size) {
-		n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int e = n < 0 ? errno : EIO;
-
-			snprintf(err, errlen, "cannot read state file %s: %s", path, strerror(e));
-			free(buf);
-			close(fd);
-			return -e;
-		}
-		got += (size_t)n;
-	}
+	ret = read_all(fd, (size_t)st.st_size, &buf);
 	close(fd);
-	buf[got] = '\0';
-	ret = statefile_parse(path, buf, got, doc, err, errlen);
+	if (ret) {
+		snprintf(err, errlen, "cannot read state file %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	ret = statefile_parse(path, buf, (size_t)st.st_size, doc, err, errlen);
 	free(buf);
 	return ret;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 int statefile_save(const char *path, const struct state_doc *doc, char *err, size_t errlen)
@@ -750,9 +706,9 @@ int statefile_save(const char *path, const struct state_doc *doc, char *err, siz
 			 strerror(-ret));
 		goto out_json;
 	}
-	ret = write_all(fd, text, strlen(text));
+	ret = write_all(fd, text, strlen(text), -1);
 	if (!ret)
-		ret = write_all(fd, "\n", 1);
+		ret = write_all(fd, "\n", 1, -1);
 	if (!ret && fsync(fd) < 0)
 		ret = -errno;
 	if (close(fd) < 0 && !ret)

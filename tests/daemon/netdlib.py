@@ -19,14 +19,10 @@ import netns
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lab"))
 
+from semilab import Lines, sanitizer_report  # noqa: E402,F401 (used by the tests)
+
 PIN_ROOT = "/sys/fs/bpf/semi-net"
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                   "SUMMARY: UndefinedBehaviorSanitizer")
 _ids = itertools.count(1)
-
-
-def sanitizer_report(text):
-    return next((m for m in SANITIZER_MARKS if m in text), None)
 
 
 class Netd:
@@ -191,29 +187,6 @@ class Netd:
             problems.append(f"{self.pin_dir} left behind")
         shutil.rmtree(self.dir, ignore_errors=True)
         return problems, text
-
-
-class Lines:
-    """JSON lines from a socket."""
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.buf = b""
-
-    def next(self):
-        while b"\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise EOFError("semi-netd closed the connection")
-            self.buf += data
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
-    def next_reply(self):
-        while True:
-            o = self.next()
-            if "event" not in o:
-                return o
 
 
 class Host:

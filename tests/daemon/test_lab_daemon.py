@@ -51,13 +51,8 @@ class DaemonLab:
         with open(self.paths["config"], "w") as f:
             json.dump({"uplink": h["uplink"], "uplink_xdp": uplink_xdp, "bridge": h["bridge"],
                        "pin_root": self.paths["pin_root"], "stats_interval_ms": 100}, f)
-        self.log_path = self.paths["socket"] + ".log"
-        self.log = open(self.log_path, "a")
-        self.lab.popen("hostA", [os.path.join(build, "bin", "semi-netd"), "-f", "-c",
-                                 self.paths["config"], "-i", self.paths["instance"], "-s",
-                                 self.paths["socket"], "--state", self.paths["state"]],
-                       key="semi-netd-hostA", stdout=self.log, stderr=self.log)
-        self.lab.wait_for("semi-netd on hostA", lambda: self.ctl("status").returncode == 0)
+        self.log_path = self.paths["log"]
+        self.lab.daemon_start("hostA")
         self.lab.pin_neigh("client", "vm1")
         self.lab.pin_neigh("vm1", "client")
         semilab.ip_batch(self.lab.ns("hostA"),
@@ -117,13 +112,12 @@ class DaemonLab:
         if failed:
             print(self.lab.describe())
             print(f"---- semi-netd hostA log:\n{text}")
-        self.log.close()
         self.lab.down()
         # The pin root's parent, if this lab made it and nobody else uses it.
         with contextlib.suppress(OSError):
             os.rmdir("/sys/fs/bpf/semi-net")
-        left = self.lab.leftovers()
-        return left, sanitizer_report(text)
+        san = sanitizer_report(text)
+        return self.lab.leftovers(), [san] if san else []
 
 
 @pytest.fixture
@@ -137,13 +131,7 @@ def dlab(build, request):
 
     yield make
     rep = getattr(request.node, "rep_call", None)
-    problems = []
-    for lab in labs:
-        left, san = lab.close(rep is not None and rep.failed)
-        if left:
-            problems.append(f"lab left behind: {', '.join(left)}")
-        if san:
-            problems.append(f"sanitizer report in semi-netd's log ({san})")
+    problems = semilab.take_down(labs, rep is not None and rep.failed)
     if problems:
         pytest.fail("; ".join(problems))
 

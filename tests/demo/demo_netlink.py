@@ -228,37 +228,6 @@ def join_when_created(ns, dev, bridge, mac, timeout=10):
         ctl.close()
 
 
-RTM_DELLINK = 17
-IFLA_XDP, IFLA_XDP_FD, IFLA_XDP_FLAGS, NLA_F_NESTED = 43, 1, 3, 0x8000
-XDP_FLAGS_DRV_MODE = 1 << 2
-
-
-def ifindex_in(ns, dev):
-    with semilab.in_netns(ns):
-        return socket.if_nametoindex(dev)
-
-
-def xdp_off(s, ifindex):
-    """ip link set dev IFINDEX xdpdrv off."""
-    seq = next(_seq)
-    inner = struct.pack("=HHi", 8, IFLA_XDP_FD, -1) + \
-        struct.pack("=HHI", 8, IFLA_XDP_FLAGS, XDP_FLAGS_DRV_MODE)
-    body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, ifindex, 0, 0) + \
-        struct.pack("=HH", 4 + len(inner), IFLA_XDP | NLA_F_NESTED) + inner
-    s.send(struct.pack("=IHHII", 16 + len(body), RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK,
-                       seq, 0) + body)
-    _ack(s, seq, f"XDP off on ifindex {ifindex}")
-
-
-def del_link(s, ifindex):
-    """ip link del dev IFINDEX."""
-    seq = next(_seq)
-    body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, ifindex, 0, 0)
-    s.send(struct.pack("=IHHII", 16 + len(body), RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK,
-                       seq, 0) + body)
-    _ack(s, seq, f"delete ifindex {ifindex}")
-
-
 class UdpCounters:
     """The UDP counters of one namespace (/proc/net/snmp as its threads
     see it), read again on every call from the file opened there."""

@@ -397,22 +397,12 @@ class Run:
     # -- the VM's moves (QEMU and libvirt) --
 
     def unplug_vf(self):
-        """QEMU unplugs the VF: the guest's VF loses its XDP program (a
-        real VF has none, see lab.unplug), then its host end goes, in one
-        netlink request each.  Returns when the removal was asked for."""
+        """QEMU unplugs the VF (lab.unplug_now: the guest's VF loses its XDP
+        program, then its host end goes, in one netlink request each).
+        Returns when the removal was asked for."""
         g = self.g
         host = self.lab.vm_state(VM)["vf_host"]
-        gs, hs = rtnl.open_socket(g["ns"]), rtnl.open_socket(self.lab.ns(host))
-        try:
-            rtnl.xdp_off(gs, rtnl.ifindex_in(g["ns"], g["vf"]))
-            ifindex = rtnl.ifindex_in(self.lab.ns(host), g["host_vf"])
-            t = now_ns()
-            rtnl.del_link(hs, ifindex)
-        finally:
-            gs.close()
-            hs.close()
-        self.lab.vm_state(VM)["vf_host"] = None
-        self.lab.save()
+        t = self.lab.unplug_now(VM)[0]
         self.step("qemu", f"VF unplugged ({g['host_vf']} removed on {host})", None, t)
         # The guest's own window: its VF closes, then unregisters.
         self.windows["VF unplug"] = [t, t + 50 * 10**6]
@@ -420,37 +410,18 @@ class Run:
 
     def plug_vf(self, host, before_guest=None):
         """A VF from host, taken by the guest as Linux net_failover takes
-        one: enslaved (its frames filtered) before it is opened, so it never
-        delivers on its own.  before_guest() runs once the host end exists
-        and before the guest has the VF (libvirt's part).  Returns the
-        instant the guest registered it."""
-        g, ns, pin = self.g, self.g["ns"], self.g["pin"]
-        t = t_host = now_ns()
-        semilab.ip_batch(self.lab.ns(host), [
-            f"link add {g['host_vf']} type veth peer name {g['vf']} address {g['mac']} "
-            f"netns {ns}",
-            f"link set dev {g['host_vf']} up",
-        ])
-        self.lab.vm_state(VM)["vf_host"] = host
-        self.lab.save()
-        self.step("qemu", f"VF plugged ({g['host_vf']} on {host})", None, t)
-        if before_guest:
-            before_guest()
+        one (lab.plug_failover).  before_guest() runs once the host end
+        exists and before the guest has the VF (libvirt's part).  Returns
+        the instant the guest registered it."""
+        g = self.g
+        t_host = now_ns()
 
-        def run(cmd):
-            semilab.run(cmd, ns=ns)
+        def plugged():
+            self.step("qemu", f"VF plugged ({g['host_vf']} on {host})", None, t_host)
+            if before_guest:
+                before_guest()
 
-        run(["bpftool", "net", "attach", "xdpdrv", "pinned", f"{pin}/lab_vf_xdp", "dev",
-             g["vf"]])
-        run(["tc", "qdisc", "add", "dev", g["vf"], "clsact"])
-        for d in ("ingress", "egress"):
-            run(["tc", "filter", "add", "dev", g["vf"], d, "handle", "1", "prio", "1", "bpf",
-                 "direct-action", "pinned", f"{pin}/lab_vf_{d}"])
-        semilab.ip_batch(ns, [f"link set dev {g['vf']} up"])
-        ifindex = rtnl.ifindex_in(ns, g["vf"])
-        t = now_ns()
-        run(["bpftool", "map", "update", "pinned", f"{pin}/lab_vf", "key", "0", "0", "0", "0",
-             "value"] + [str(b) for b in ifindex.to_bytes(4, "little")])
+        t = self.lab.plug_failover(VM, host, plugged)
         self.step("guest", "net_failover takes the new VF as its primary", None, t)
         # What QEMU still had queued for virtio then is dropped by the guest
         # (a standby delivers nothing while a primary exists): those frames
@@ -482,53 +453,24 @@ class Run:
 
     def relay_incoming(self, host):
         """QEMU -incoming on host holds vm1's tap there from now on (frames
-        queue in it) and takes the guest once the source lets go of it
-        (tap-relay -w)."""
-        lab, g = self.lab, self.g
-        key = f"relay-{VM}-in"
-        pidfile = os.path.join(lab.rundir, f"{key}.pid")
-        cmd = [lab.binary("tap-relay"), "-v", "-w", "-n", lab.ns(host), "-t", g["tap"],
-               "-N", g["ns"], "-g", g["virtio"], "-p", pidfile,
-               "-s", lab._relay_statsfile(VM, host)]
+        queue in it) and takes the guest once the source lets go of it."""
         t = now_ns()
-        with open(os.path.join(lab.rundir, f"{key}.log"), "a") as log:
-            lab.spawn(key, cmd, log=log)
-        lab.wait_for(f"the incoming relay to hold {g['tap']} on {host}",
-                     lambda: "LOWER_UP" in lab.link_stats(host, g["tap"])["flags"],
-                     step=0.001)
-        self.relay_in = (host, key, pidfile)
-        self.step("qemu", f"QEMU -incoming on {host} holds {g['tap']}", None, t)
-
-    def kill_source_relay(self):
-        """The source QEMU goes (SIGKILL: what its tap still holds is never
-        read, as with QEMU)."""
-        pid = self.lab.relay_pid(VM)
-        if pid is not None:
-            os.kill(pid, signal.SIGKILL)
-            deadline = now_ns() + 5 * 10**9
-            while self.lab.relay_alive(VM) and now_ns() < deadline:
-                time.sleep(0.0001)
-        self.lab.relay_stop(VM)
+        self.lab.relay_incoming(VM, host, poll=0.001)
+        self.relay_in = host
+        self.step("qemu", f"QEMU -incoming on {host} holds {self.g['tap']}", None, t)
 
     def resume_on(self, host, announce=False):
         """RESUME on host: the destination's relay takes the guest (the one
         waiting with -w, else a new one), the guest runs again."""
         lab = self.lab
         t = now_ns()
-        self.kill_source_relay()
+        # The source QEMU goes (SIGKILL: what its tap still holds is never
+        # read, as with QEMU).
         if self.relay_in:
-            _, key, pidfile = self.relay_in
-            lab.wait_for("the incoming relay to take the guest",
-                         lambda: os.path.exists(pidfile), step=0.0002)
-            procs = lab.state["procs"]
-            procs[f"relay-{VM}"] = procs.pop(key)
-            if key in lab._popens:
-                lab._popens[f"relay-{VM}"] = lab._popens.pop(key)
-            st = lab.vm_state(VM)
-            st["host"], st["paused"] = host, False
-            lab.save()
+            lab.relay_handoff(VM, kill=True, poll=0.0002)
             self.relay_in = None
         else:
+            lab.relay_stop(VM, kill=True)
             lab.relay_start(VM, host, announce=announce)
         os.kill(self.guest_sender, signal.SIGCONT)
         self.step("qemu", f"VM resumed on {host}" + (" (RARP)" if announce else ""), None, t)

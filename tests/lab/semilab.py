@@ -488,16 +488,9 @@ def step_daemons_up(lab):
         os.makedirs(os.path.dirname(dm["socket"]), exist_ok=True)
         with open(dm["config"], "w") as f:
             json.dump(daemon_config(lab, h), f, indent=1)
-        with open(dm["log"], "a") as log:
-            lab.popen(h, [lab.binary("semi-netd"), "-f", "-c", dm["config"], "-i",
-                          dm["instance"], "-s", dm["socket"], "--state", dm["state"]],
-                      key=f"semi-netd-{h}", log=log)
+        lab.daemon_start(h, wait=False)
     for h in lab.topo["hosts"]:
-        lab.wait_for(f"semi-netd on {h}",
-                     lambda h=h: lab.netctl(h, "status", check=None).returncode == 0
-                     or lab.daemon_died(h), timeout=20)
-        if lab.daemon_died(h):
-            raise LabError(f"semi-netd on {h} did not start: {lab._tail(lab.host(h)['daemon']['log'])}")
+        lab.daemon_wait(h)
     if not lab.topo.get("daemon_ports", True):
         return      # the caller adds them (tests/guest: once its QEMU guest runs)
     for vm, g in lab.topo["guests"].items():
@@ -880,6 +873,39 @@ class Lab:
         self.save()
         return asked, done
 
+    def plug_failover(self, vm, host, before_guest=None):
+        """A VF for the VM from host, taken by the guest as Linux
+        net_failover takes one: enslaved -- its frames filtered -- before it
+        is opened, so it never delivers on its own (plug brings vf0 up
+        first).  before_guest() runs once the host end exists, before the
+        guest has the VF: where libvirt tells semi-net (`port set --vf`).
+        Returns the instant (CLOCK_MONOTONIC ns) the guest registered it."""
+        g, st = self.guest(vm), self.vm_state(vm)
+        if st.get("vf_host"):
+            raise LabError(f"{vm} already has a VF (from {st['vf_host']})")
+        ns, pin = g["ns"], g["pin"]
+        ip_batch(self.host(host)["ns"], [
+            f"link add {g['host_vf']} type veth peer name {g['vf']} address {g['mac']} "
+            f"netns {ns}",
+            f"link set dev {g['host_vf']} up",
+        ])
+        st["vf_host"] = host
+        self.save()
+        if before_guest:
+            before_guest()
+        run(["bpftool", "net", "attach", "xdpdrv", "pinned", f"{pin}/lab_vf_xdp", "dev",
+             g["vf"]], ns=ns)
+        run(["tc", "qdisc", "add", "dev", g["vf"], "clsact"], ns=ns)
+        for d in ("ingress", "egress"):
+            run(["tc", "filter", "add", "dev", g["vf"], d, "handle", "1", "prio", "1", "bpf",
+                 "direct-action", "pinned", f"{pin}/lab_vf_{d}"], ns=ns)
+        ip_batch(ns, [f"link set dev {g['vf']} up"])
+        ifindex = ifindex_in(ns, g["vf"])
+        t = time.monotonic_ns()
+        run(["bpftool", "map", "update", "pinned", f"{pin}/lab_vf", "key", "0", "0", "0", "0",
+             "value"] + [str(b) for b in ifindex.to_bytes(4, "little")], ns=ns)
+        return t
+
     def vf_link(self, vm, up):
         """Carrier of the guest's VF: set its host end up or down."""
         g, st = self.guest(vm), self.vm_state(vm)
@@ -961,12 +987,61 @@ class Lab:
         self.save()
         return p.pid
 
-    def relay_stop(self, vm):
-        """The VM left its host: the relay exits (its tap loses carrier)."""
-        self.stop_proc(self._relay_key(vm))
+    def relay_stop(self, vm, kill=False):
+        """The VM left its host: the relay exits (its tap loses carrier).
+        kill: at once (SIGKILL), as a QEMU that goes: what its tap still
+        holds is never read."""
+        key = self._relay_key(vm)
+        p = self.state["procs"].get(key)
+        if kill and p and proc_alive(p["pid"], p["start"]):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p["pid"], signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while proc_alive(p["pid"], p["start"]) and time.monotonic() < deadline:
+                time.sleep(0.0001)
+        self.stop_proc(key)
         st = self.vm_state(vm)
         st["host"] = None
         st["paused"] = False
+        self.save()
+
+    def relay_incoming(self, vm, host, poll=0.005):
+        """QEMU -incoming on host: a relay that holds the VM's tap there
+        from now on (frames queue in it) and takes the guest once the
+        source's relay lets go (tap-relay -w; relay_handoff)."""
+        g = self.guest(vm)
+        key = f"relay-{vm}-in-{host}"
+        pidfile = os.path.join(self.rundir, f"{key}.pid")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(pidfile)
+        cmd = [self.binary("tap-relay"), "-v", "-w", "-n", self.ns(host), "-t", g["tap"],
+               "-N", g["ns"], "-g", g["virtio"], "-p", pidfile,
+               "-s", self._relay_statsfile(vm, host)]
+        with open(os.path.join(self.rundir, f"{key}.log"), "a") as log:
+            self.spawn(key, cmd, log=log)
+        self.wait_for(f"the incoming relay to hold {g['tap']} on {host}",
+                      lambda: "LOWER_UP" in self.link_stats(host, g["tap"])["flags"],
+                      step=poll)
+        self.vm_state(vm)["incoming"] = {"host": host, "key": key, "pidfile": pidfile}
+        self.save()
+
+    def relay_handoff(self, vm, kill=False, poll=0.005):
+        """The VM leaves its relay for the one waiting on the destination
+        (relay_incoming): the source's exits (kill: see relay_stop) -- its
+        tap's queue goes with it, as with QEMU -- and the waiting one takes
+        the guest, from then on the VM's relay."""
+        inc = self.vm_state(vm).pop("incoming", None)
+        if not inc:
+            raise LabError(f"no relay waits for {vm} (relay_incoming first)")
+        self.relay_stop(vm, kill=kill)
+        self.wait_for("the incoming relay to take the guest",
+                      lambda: os.path.exists(inc["pidfile"]), step=poll)
+        procs = self.state["procs"]
+        procs[self._relay_key(vm)] = procs.pop(inc["key"])
+        if inc["key"] in self._popens:
+            self._popens[self._relay_key(vm)] = self._popens.pop(inc["key"])
+        st = self.vm_state(vm)
+        st["host"], st["paused"] = inc["host"], False
         self.save()
 
     def _relay_statsfile(self, vm, host):
@@ -1012,19 +1087,17 @@ class Lab:
 
     def pause(self, vm):
         """The VM is paused: SIGSTOP its relay; frames queue in the tap."""
-        pid = self.relay_pid(vm)
-        if pid is None:
-            raise LabError(f"{vm} is not running (no relay)")
-        os.kill(pid, signal.SIGSTOP)
-        self.vm_state(vm)["paused"] = True
-        self.save()
+        self._relay_run(vm, False)
 
     def resume(self, vm):
+        self._relay_run(vm, True)
+
+    def _relay_run(self, vm, run):
         pid = self.relay_pid(vm)
         if pid is None:
             raise LabError(f"{vm} is not running (no relay)")
-        os.kill(pid, signal.SIGCONT)
-        self.vm_state(vm)["paused"] = False
+        os.kill(pid, signal.SIGCONT if run else signal.SIGSTOP)
+        self.vm_state(vm)["paused"] = not run
         self.save()
 
     def migrate(self, vm, host, announce=False, vf=False):
@@ -1061,6 +1134,25 @@ class Lab:
             raise LabError(f"semi-netctl {' '.join(map(str, args))} on {host}: exit "
                            f"{p.returncode}: {(p.stderr or p.stdout).strip()}")
         return json.loads(p.stdout) if json_out and p.returncode == 0 else p
+
+    def daemon_start(self, host, wait=True):
+        """Start host's semi-netd (its files as the daemons step wrote them);
+        wait: until it answers."""
+        dm = self.host(host)["daemon"]
+        with open(dm["log"], "a") as log:
+            self.popen(host, [self.binary("semi-netd"), "-f", "-c", dm["config"], "-i",
+                              dm["instance"], "-s", dm["socket"], "--state", dm["state"]],
+                       key=f"semi-netd-{host}", log=log)
+        if wait:
+            self.daemon_wait(host)
+
+    def daemon_wait(self, host):
+        self.wait_for(f"semi-netd on {host}",
+                      lambda: self.netctl(host, "status", check=None).returncode == 0
+                      or self.daemon_died(host), timeout=20)
+        if self.daemon_died(host):
+            raise LabError(f"semi-netd on {host} did not start: "
+                           f"{self._tail(self.host(host)['daemon']['log'])}")
 
     def daemon_died(self, host):
         p = self.state["procs"].get(f"semi-netd-{host}")
@@ -1183,6 +1275,54 @@ class Lab:
         if duration is not None:
             cmd += ["-d", str(duration)]
         return Meter(self, node, cmd + list(args), key)
+
+
+# ---- semi-netd's control socket and logs ---------------------------------------
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def sanitizer_report(text):
+    """The first sanitizer mark in a log, None when it has none."""
+    return next((m for m in SANITIZER_MARKS if m in text), None)
+
+
+class Lines:
+    """JSON lines from a socket (semi-netd's control protocol)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def next(self):
+        while b"\n" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError("semi-netd closed the connection")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def next_reply(self):
+        """The next reply, past the events a watch streams in between."""
+        while True:
+            o = self.next()
+            if "event" not in o:
+                return o
+
+
+def take_down(labs, failed):
+    """A fixture's end: close each (obj.close(failed) -> (left behind,
+    sanitizer reports)) and say what is wrong, [] when nothing is."""
+    problems = []
+    for lab in labs:
+        left, san = lab.close(failed)
+        if left:
+            problems.append(f"lab left behind: {', '.join(left)}")
+        if san:
+            problems.append(f"sanitizer report in semi-netd's log ({', '.join(san)})")
+    return problems
 
 
 class Meter:

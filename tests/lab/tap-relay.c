@@ -281,7 +281,7 @@ static void *pump_thread(void *arg)
 	};
 	unsigned char *buf = malloc(RELAY_BUF);
 	bool ready[2] = { false, false };
-	int n = p->ndirs;
+	int n = p->ndirs, err = 0;
 	uint64_t one = 1;
 
 	pthread_setname_np(pthread_self(), p->name);
@@ -291,16 +291,16 @@ static void *pump_thread(void *arg)
 	}
 	pfd[n] = (struct pollfd){ .fd = stop_fd, .events = POLLIN };
 	if (!buf) {
-		p->err = -ENOMEM;
+		err = -ENOMEM;
 		goto out;
 	}
 	while (!__atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
 		unsigned long long moved = 0;
 
-		for (int i = 0; i < n && !p->err; i++)
+		for (int i = 0; i < n && !err; i++)
 			if (ready[i])
-				p->err = drain(&p->dirs[i], buf, &moved);
-		if (p->err)
+				err = drain(&p->dirs[i], buf, &moved);
+		if (err)
 			break;
 		if (moved && p->r->coalesce_ns) {
 			if (ppoll(&pfd[n], 1, &gap, NULL) > 0)
@@ -311,7 +311,7 @@ static void *pump_thread(void *arg)
 		if (poll(pfd, n + 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			p->err = -errno;
+			err = -errno;
 			pr_warn("poll: %s", strerror(errno));
 			break;
 		}
@@ -322,7 +322,8 @@ static void *pump_thread(void *arg)
 	}
 	free(buf);
 out:
-	if (p->err && write(done_fd, &one, sizeof(one)) != sizeof(one))
+	__atomic_store_n(&p->err, err, __ATOMIC_RELEASE);
+	if (err && write(done_fd, &one, sizeof(one)) != sizeof(one))
 		pr_warn("cannot wake the main thread: %s", strerror(errno));
 	return NULL;
 }
@@ -564,7 +565,7 @@ static int run(struct relay *r)
 		if (pfd[P_DONE].revents) {
 			/* A pump ended on an error; the other is stopped below. */
 			for (int i = 0; i < npumps && !err; i++)
-				err = __atomic_load_n(&pumps[i].err, __ATOMIC_RELAXED);
+				err = __atomic_load_n(&pumps[i].err, __ATOMIC_ACQUIRE);
 			if (!err)
 				err = -EIO;
 			break;

@@ -17,7 +17,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import netns  # noqa: E402
-from miglib import Mig  # noqa: E402
+from miglib import Mig  # noqa: E402 (puts tests/lab on the path)
+import semilab  # noqa: E402
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
@@ -40,14 +41,7 @@ def mig(build, request):
 
     yield make
     rep = getattr(request.node, "rep_call", None)
-    problems = []
-    for m in made:
-        if not hasattr(m, "lab"):
-            continue
-        left, san = m.close(rep is not None and rep.failed)
-        if left:
-            problems.append(f"lab left behind: {', '.join(left)}")
-        if san:
-            problems.append(f"sanitizer report in semi-netd's log ({', '.join(san)})")
+    problems = semilab.take_down([m for m in made if hasattr(m, "lab")],
+                                 rep is not None and rep.failed)
     if problems:
         pytest.fail("; ".join(problems))

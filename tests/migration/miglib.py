@@ -20,7 +20,6 @@ import signal
 import socket
 import struct
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lab"))
@@ -28,61 +27,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 
 import netns  # noqa: E402
 import semilab  # noqa: E402
+from semilab import Lines  # noqa: E402
 
 VM = "vm1"
 HOSTS = ("hostA", "hostB")
 LABELS = ["-L", "1=vf", "-L", "2=virtio"]
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                   "SUMMARY: UndefinedBehaviorSanitizer")
-RTM_DELLINK, RTM_SETLINK, NLM_F_REQUEST, NLM_F_ACK = 17, 19, 1, 4
-IFLA_XDP, IFLA_XDP_FD, IFLA_XDP_FLAGS, NLA_F_NESTED = 43, 1, 3, 0x8000
-XDP_FLAGS_DRV_MODE = 1 << 2
-
-
 def other(host):
     return HOSTS[1] if host == HOSTS[0] else HOSTS[0]
-
-
-def _nl_request(ns, msg_type, ifindex, attrs=b""):
-    """One rtnetlink link request from this process, inside ns."""
-    with netns.open_in(ns):
-        s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
-    try:
-        body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, ifindex, 0, 0) + attrs
-        s.send(struct.pack("=IHHII", 16 + len(body), msg_type, NLM_F_REQUEST | NLM_F_ACK, 1,
-                           0) + body)
-        err = struct.unpack_from("=i", s.recv(4096), 16)[0]
-        assert err == 0, f"rtnetlink {msg_type} on ifindex {ifindex}: {os.strerror(-err)}"
-    finally:
-        s.close()
-
-
-def _xdp_off_attr():
-    inner = struct.pack("=HHi", 8, IFLA_XDP_FD, -1) + struct.pack("=HHI", 8, IFLA_XDP_FLAGS,
-                                                                   XDP_FLAGS_DRV_MODE)
-    return struct.pack("=HH", 4 + len(inner), IFLA_XDP | NLA_F_NESTED) + inner
-
-
-class Lines:
-    """JSON lines from a socket."""
-
-    def __init__(self, sock):
-        self.sock, self.buf = sock, b""
-
-    def next(self):
-        while b"\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise EOFError("semi-netd closed the connection")
-            self.buf += data
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
-    def reply(self):
-        while True:
-            o = self.next()
-            if "event" not in o:
-                return o
 
 
 class Mig:
@@ -115,7 +66,7 @@ class Mig:
         try:
             s.connect(self.lab.host(host)["daemon"]["socket"])
             s.sendall((json.dumps({"cmd": cmd, "args": args}) + "\n").encode())
-            rep = Lines(s).reply()
+            rep = Lines(s).next_reply()
         finally:
             s.close()
         assert rep["ok"], (host, cmd, args, rep)
@@ -177,13 +128,7 @@ class Mig:
 
     def start(self, host):
         """Start host's semi-netd again, as the lab's step did."""
-        dm, lab = self.lab.host(host)["daemon"], self.lab
-        with open(dm["log"], "a") as log:
-            lab.popen(host, [lab.binary("semi-netd"), "-f", "-c", dm["config"], "-i",
-                             dm["instance"], "-s", dm["socket"], "--state", dm["state"]],
-                      key=f"semi-netd-{host}", log=log)
-        lab.wait_for(f"semi-netd on {host}",
-                     lambda: lab.netctl(host, "status", check=None).returncode == 0)
+        self.lab.daemon_start(host)
 
     # -- bridges ---------------------------------------------------------------
 
@@ -232,88 +177,25 @@ class Mig:
     # -- the VF ----------------------------------------------------------------
 
     def unplug(self):
-        """QEMU's unplug of the VF (lab.unplug, in one go): the guest's VF
-        loses its XDP program (a real VF has none) and its host end goes
-        with one RTM_DELLINK.  Returns when the request was made."""
-        with netns.open_in(self.g["ns"]):
-            vf_ifindex = socket.if_nametoindex(self.g["vf"])
-        host = self.lab.vm_state(VM)["vf_host"]
-        with netns.open_in(self.lab.ns(host)):
-            host_ifindex = socket.if_nametoindex(self.g["host_vf"])
-        _nl_request(self.g["ns"], RTM_SETLINK, vf_ifindex, _xdp_off_attr())
-        t0 = time.monotonic_ns()
-        _nl_request(self.lab.ns(host), RTM_DELLINK, host_ifindex)
-        self.lab.vm_state(VM)["vf_host"] = None
-        self.lab.save()
-        return t0
+        """QEMU's unplug of the VF (lab.unplug_now, in one go).  Returns
+        when the request was made."""
+        return self.lab.unplug_now(VM)[0]
 
     def plug(self, host, before_guest=None):
         """A VF for vm1 from host, taken by the guest as a real net_failover
-        does: its VF is enslaved -- ingress filtered -- before it is opened,
-        so it never delivers unregistered (the lab's plug brings vf0 up
-        first).  before_guest() runs once the host end exists, before the
-        guest has the VF: where `port set --vf` goes.  Returns the instant
-        the guest registered it."""
-        g, ns, pin = self.g, self.g["ns"], self.g["pin"]
-        semilab.ip_batch(self.lab.ns(host), [
-            f"link add {g['host_vf']} type veth peer name {g['vf']} address {g['mac']} "
-            f"netns {ns}",
-            f"link set dev {g['host_vf']} up",
-        ])
-        self.lab.vm_state(VM)["vf_host"] = host
-        self.lab.save()
-        if before_guest:
-            before_guest()
-        run = lambda cmd: semilab.run(cmd, ns=ns)      # noqa: E731
-        run(["bpftool", "net", "attach", "xdpdrv", "pinned", f"{pin}/lab_vf_xdp", "dev",
-             g["vf"]])
-        run(["tc", "qdisc", "add", "dev", g["vf"], "clsact"])
-        for d in ("ingress", "egress"):
-            run(["tc", "filter", "add", "dev", g["vf"], d, "handle", "1", "prio", "1", "bpf",
-                 "direct-action", "pinned", f"{pin}/lab_vf_{d}"])
-        semilab.ip_batch(ns, [f"link set dev {g['vf']} up"])
-        with netns.open_in(ns):
-            ifindex = socket.if_nametoindex(g["vf"])
-        t = time.monotonic_ns()
-        run(["bpftool", "map", "update", "pinned", f"{pin}/lab_vf", "key", "0", "0", "0", "0",
-             "value"] + [str(b) for b in ifindex.to_bytes(4, "little")])
-        return t
+        does (lab.plug_failover); before_guest() is where `port set --vf`
+        goes.  Returns the instant the guest registered it."""
+        return self.lab.plug_failover(VM, host, before_guest)
 
     # -- QEMU's relay ------------------------------------------------------------
 
     def relay_incoming(self, host):
-        """QEMU -incoming on host: it holds vm1's tap there from now on
-        (frames queue in it), and takes the guest once the source lets go
-        (tap-relay -w)."""
-        lab, g = self.lab, self.g
-        key = f"relay-{VM}-in-{host}"
-        pidfile = os.path.join(lab.rundir, f"{key}.pid")
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(pidfile)
-        cmd = [lab.binary("tap-relay"), "-v", "-w", "-n", lab.ns(host), "-t", g["tap"],
-               "-N", g["ns"], "-g", g["virtio"], "-p", pidfile,
-               "-s", lab._relay_statsfile(VM, host)]
-        with open(os.path.join(lab.rundir, f"{key}.log"), "a") as log:
-            lab.spawn(key, cmd, log=log)
-        lab.wait_for(f"the incoming relay to hold {g['tap']} on {host}",
-                     lambda: "LOWER_UP" in lab.link_stats(host, g["tap"])["flags"])
-        self._incoming = (host, key, pidfile)
+        """QEMU -incoming on host holds vm1's tap there from now on."""
+        self.lab.relay_incoming(VM, host)
 
     def relay_handoff(self):
-        """The VM leaves the source's relay for the waiting one: the source
-        relay exits (its tap's queue goes with it, as with QEMU), the
-        destination's takes the guest."""
-        lab = self.lab
-        host, key, pidfile = self._incoming
-        lab.relay_stop(VM)
-        lab.wait_for("the incoming relay to take the guest", lambda: os.path.exists(pidfile))
-        procs = lab.state["procs"]
-        procs[f"relay-{VM}"] = procs.pop(key)
-        if key in lab._popens:
-            lab._popens[f"relay-{VM}"] = lab._popens.pop(key)
-        st = lab.vm_state(VM)
-        st["host"], st["paused"] = host, False
-        lab.save()
+        """The VM leaves the source's relay for the waiting one."""
+        self.lab.relay_handoff(VM)
 
     # -- the tunnel ------------------------------------------------------------------
 
@@ -356,7 +238,8 @@ class Mig:
         self.lab.down()
         with contextlib.suppress(OSError):
             os.rmdir(semilab.DAEMON_PIN_ROOT)
-        san = [f"{h}: {m}" for h in HOSTS for m in SANITIZER_MARKS if m in logs[h]]
+        san = [f"{h}: {semilab.sanitizer_report(logs[h])}" for h in HOSTS
+               if semilab.sanitizer_report(logs[h])]
         return self.lab.leftovers(), san
 
 

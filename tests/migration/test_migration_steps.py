@@ -71,6 +71,16 @@ def step_vf(m, dst):
     m.assigned(dst)
 
 
+def announce_events(watch):
+    """A watch's announce events, up to the one that says it stopped."""
+    evs = []
+    while not evs or "stopped" not in evs[-1]:
+        ev = watch.next()
+        if ev.get("event") == "announce":
+            evs.append(ev)
+    return evs
+
+
 def floods_off(m, host):
     return m.tap_floods(host) == {"flood": False, "mcast_flood": False, "bcast_flood": False}
 
@@ -126,13 +136,7 @@ def migrate_by_steps(m, src, dst, hook_out):
                    lambda: list(m.fdb("fabric")) == [f"p-{dst}"])
     assert m.g["tap"] not in m.fdb(src)
     flows(m)
-    rounds = []
-    while True:
-        ev = watch.next()
-        if ev.get("event") == "announce":
-            rounds.append(ev)
-            if "stopped" in ev:
-                break
+    rounds = announce_events(watch)
     ws.close()
     assert [e["round"] for e in rounds if "frames" in e] == list(range(1, len(rounds)))
     assert rounds[0]["frames"] >= 1 and rounds[-1]["stopped"] in ("rounds", "return_traffic")
@@ -417,11 +421,7 @@ def test_announce_carries_learned_addresses(mig):
         ws, watch = m.watch(A)
         r = m.j(A, "announce", VM)
         assert r["announce"]["rounds"] == 1 and ip in r["addresses"]["ipv4"]
-        evs = []
-        while not evs or "stopped" not in evs[-1]:
-            ev = watch.next()
-            if ev.get("event") == "announce":
-                evs.append(ev)
+        evs = announce_events(watch)
         ws.close()
         assert [e["round"] for e in evs] == [1, 2, 3, 3] and evs[-1]["stopped"] == "rounds"
         assert all(ip in e["ipv4"] for e in evs[:3])
@@ -477,11 +477,7 @@ def test_addresses_travel_with_the_migration(mig):
     try:
         ws, watch = m.watch(B)
         step_move_done(m, B)
-        evs = []
-        while not evs or "stopped" not in evs[-1]:
-            ev = watch.next()
-            if ev.get("event") == "announce":
-                evs.append(ev)
+        evs = announce_events(watch)
         ws.close()
         time.sleep(0.05)
         frames = cap.frames()
@@ -504,11 +500,7 @@ def test_announce_stops_on_return_traffic(mig):
     m.j(A, "announce", VM)
     rx = m.lab.meter_recv(VM, args=["-t", "1"])
     m.lab.meter_send("client", m.lab.endpoint(VM)["ipv4"], 1000, count=300).result()
-    evs = []
-    while not evs or "stopped" not in evs[-1]:
-        ev = watch.next()
-        if ev.get("event") == "announce":
-            evs.append(ev)
+    evs = announce_events(watch)
     ws.close()
     rx.result()
     assert evs[-1]["stopped"] == "return_traffic" and evs[-1]["round"] < 5, evs
