@@ -183,8 +183,15 @@ def stop_process(pid, starttime, popen=None, timeout=5.0, reaped=False):
     does not go within timeout.  With reaped, also wait (within timeout)
     until its parent has reaped it, when that is not us."""
     if not proc_alive(pid, starttime):
+        # Dead, or its first thread is: a killed relay's other threads
+        # may still hold its taps until it can be reaped.
         if popen is not None:
-            popen.poll()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                popen.wait(timeout)
+        elif reaped:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and not proc_gone(pid, starttime):
+                time.sleep(0.001)
         return
     for sig in (signal.SIGTERM, signal.SIGCONT):
         with contextlib.suppress(ProcessLookupError):
@@ -999,7 +1006,8 @@ class Lab:
             deadline = time.monotonic() + 5
             while proc_alive(p["pid"], p["start"]) and time.monotonic() < deadline:
                 time.sleep(0.0001)
-        self.stop_proc(key)
+        # Reaped (ours) or gone: only then are its taps free for the next relay.
+        self.stop_proc(key, reaped=True)
         st = self.vm_state(vm)
         st["host"] = None
         st["paused"] = False
