@@ -92,6 +92,7 @@ void config_defaults(struct netd_config *c)
 	c->retire.linger_ms = 200;
 	c->retire.grace_ms = 30000;
 	c->hook.timeout_ms = 5000;
+	c->drain_tap = true;
 }
 
 struct ctx {
@@ -146,6 +147,14 @@ static int get_uint(struct ctx *x, const char *key, json_object *v, unsigned int
 	if (i < min || i > max)
 		return bad(x, key, "must be an integer %u..%u, not %lld", min, max, (long long)i);
 	*out = (unsigned int)i;
+	return 0;
+}
+
+static int get_bool(struct ctx *x, const char *key, json_object *v, bool *out)
+{
+	if (!json_object_is_type(v, json_type_boolean))
+		return bad(x, key, "must be true or false, not %s", jtype(v));
+	*out = json_object_get_boolean(v);
 	return 0;
 }
 
@@ -358,7 +367,7 @@ static int parse_xdp(struct ctx *x, struct netd_config *c, json_object *v)
 
 #define KNOWN_KEYS "instance, host, uplink, uplink_xdp, bridge, socket, socket_group, " \
 		   "state, pin_root, handover_poll_ms, stats_interval_ms, max_clients, " \
-		   "announce, peers, tunnel, retire, hook"
+		   "announce, peers, tunnel, retire, hook, drain_tap"
 
 static int parse_root(struct ctx *x, struct netd_config *c, json_object *root)
 {
@@ -412,6 +421,8 @@ static int parse_root(struct ctx *x, struct netd_config *c, json_object *root)
 			err = parse_retire(x, c, v);
 		else if (!strcmp(key, "hook"))
 			err = parse_hook(x, c, v);
+		else if (!strcmp(key, "drain_tap"))
+			err = get_bool(x, key, v, &c->drain_tap);
 		else
 			err = unknown(x, "", key, KNOWN_KEYS);
 		if (err)

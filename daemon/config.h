@@ -55,6 +55,7 @@ struct netd_config {
 		unsigned int linger_ms;	/* source: after its announce came back */
 		unsigned int grace_ms;	/* source: at the latest, after --to */
 	} retire;
+	bool drain_tap;			/* --to: the source tap's queue goes to the peer */
 	struct {
 		char path[PATH_MAX];	/* switch hook executable, "" none */
 		unsigned int timeout_ms;

@@ -192,8 +192,11 @@ static void retire(struct netd *d, struct port *p, const char *why)
 	/* The stragglers it forwarded: its last word on the migration. */
 	if (semi_port_stats_get_id(d->dp, p->id, &st) == 0)
 		fwd = st.rx[SEMI_ROLE_TUNNEL].packets;
-	pr_info("port %s: retired (%s) after forwarding %llu frames; the VM runs on %s",
-		p->r.name, why, (unsigned long long)fwd,
+	/* What the tap held at --to went the same way (drain.c). */
+	fwd += p->drain.drained;
+	pr_info("port %s: retired (%s) after forwarding %llu frames (%llu drained from its tap); "
+		"the VM runs on %s", p->r.name, why, (unsigned long long)fwd,
+		(unsigned long long)p->drain.drained,
 		p->r.mig.peer[0] ? p->r.mig.peer : "another host");
 	announce_stop(d, p, NULL);
 	port_table_remove(d, p);
@@ -205,6 +208,8 @@ static void retire(struct netd *d, struct port *p, const char *why)
 	json_object_object_add(ev, "reason", json_object_new_string(why));
 	json_object_object_add(ev, "peer", json_object_new_string(p->r.mig.peer));
 	json_object_object_add(ev, "forwarded", json_object_new_uint64(fwd));
+	json_object_object_add(ev, "drained", json_object_new_uint64(p->drain.drained));
+	json_object_object_add(ev, "drain_failed", json_object_new_uint64(p->drain.failed));
 	json_object_object_add(ev, "time_ms", json_object_new_int64(wall_ms()));
 	control_event(d, p->r.name, ev, false);
 	port_destroy(d, p);
@@ -291,6 +296,8 @@ int mig_begin(struct netd *d, struct port *p, bool *changed, struct netd_err *e)
 		emit_state(d, p, old.state, fsm_event_id(FE_MIGRATE_BEGIN), 0);
 	if (old.mig.role == MIG_NONE)
 		emit_mig(d, p, "begin", NULL, NULL);
+	/* Who holds the tap, while there is time: --to drains it (drain.c). */
+	drain_find(d, p);
 	ports_rearm_handover(d);
 	return 0;
 }
@@ -340,6 +347,17 @@ int mig_out(struct netd *d, struct port *p, const char *to, bool *changed, struc
 		goto undo_tunnel;
 	}
 	*changed = true;
+	/*
+	 * No new frame enters the tap now: what it holds goes to the peer.
+	 * Only from emulated: in a handover, the tap held copies of what the
+	 * guest's VF had.
+	 */
+	memset(&p->drain, 0, sizeof(p->drain));
+	if (old.state == PS_EMULATED)
+		drain_tap(d, p);
+	else if (d->cfg.drain_tap && p->r.tap[0])
+		pr_info("port %s: tap %s not drained: the port was %s (the tap held copies)",
+			p->r.name, p->r.tap, fsm_state_name(old.state));
 	announce_stop(d, p, "the VM left");
 	/* The VM is paused: its addresses are final; the destination announces them. */
 	peermsg_push(d, p);

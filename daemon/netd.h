@@ -52,6 +52,14 @@ struct timer {
 	bool armed;
 };
 
+/* A process's fd on a port's tap (drain.c). */
+struct tap_holder {
+	pid_t pid;
+	int fd;
+};
+
+#define DRAIN_MAX_HOLDERS	16	/* queues of a multi-queue tap, or processes */
+
 struct port {
 	struct port_rec r;
 	uint32_t id;			/* datapath port id */
@@ -64,6 +72,15 @@ struct port {
 	uint32_t push_seq;
 	uint8_t push_tries;
 	bool push_done;			/* the peer answered */
+	/* Source of a migration: who holds the tap, found at --begin (drain.c). */
+	struct tap_holder holders[DRAIN_MAX_HOLDERS];
+	int nholders;
+	bool holders_known;
+	struct {
+		bool ran;		/* --to tried to drain the tap */
+		uint64_t drained;	/* frames read from it and sent to the peer */
+		uint64_t failed;	/* read, but could not be sent */
+	} drain;
 };
 
 /* A migration peer of the configuration, as resolved on this host. */
@@ -274,6 +291,15 @@ void bridge_sync(struct netd *d, struct port *p);
 void bridge_release(struct netd *d, struct port *p);
 /* After reconcile: bridge, announces, retirement picked up where they were. */
 void mig_resume_all(struct netd *d);
+
+/* ---- drain.c ---- */
+/* Source, --begin: find the processes holding the port's tap (slow: /proc). */
+void drain_find(struct netd *d, struct port *p);
+/*
+ * Source, --to, once the path is the tunnel: what the tap still holds goes
+ * to the peer (p->drain counts it).  Never fails: a warning says why not.
+ */
+void drain_tap(struct netd *d, struct port *p);
 
 /* ---- peers.c ---- */
 int peers_init(struct netd *d, const struct state_doc *doc);

@@ -391,7 +391,8 @@ static void test_config_good(void **state)
 			     "{\"name\":\"hostC\",\"address\":\"fd00::3\"}],"
 			     "\"tunnel\":{\"local\":\"10.0.0.1\",\"port\":4790,\"vni\":4096},"
 			     "\"host\":\"hostA\",\"retire\":{\"linger_ms\":5,\"grace_ms\":600},"
-			     "\"hook\":{\"path\":\"/usr/libexec/x\",\"timeout_ms\":100}}",
+			     "\"hook\":{\"path\":\"/usr/libexec/x\",\"timeout_ms\":100},"
+			     "\"drain_tap\":false}",
 			     &c, err, sizeof(err)), 0);
 	assert_string_equal(c.instance, "hostA");
 	assert_string_equal(c.uplink, "eth0");
@@ -407,6 +408,7 @@ static void test_config_good(void **state)
 	assert_int_equal(c.retire.linger_ms, 5);
 	assert_int_equal(c.retire.grace_ms, 600);
 	assert_string_equal(c.hook.path, "/usr/libexec/x");
+	assert_false(c.drain_tap);
 
 	/* Defaults: the announce backoff of the migration issue, a 2 ms watch. */
 	assert_int_equal(cfg("{}", &c, err, sizeof(err)), 0);
@@ -417,6 +419,7 @@ static void test_config_good(void **state)
 	assert_int_equal(c.retire.linger_ms, 200);
 	assert_int_equal(c.retire.grace_ms, 30000);
 	assert_int_equal(c.tunnel.vni, 0);
+	assert_true(c.drain_tap);
 	assert_int_equal(config_control_port(&c), 4790);
 	assert_int_equal(cfg("{\"tunnel\":{\"control_port\":5000}}", &c, err, sizeof(err)), 0);
 	assert_int_equal(config_control_port(&c), 5000);
@@ -452,6 +455,7 @@ static const struct {
 	  "key 'peers[0].name'" },
 
 	{ "{\"hook\":{\"path\":\"x\"}}", "key 'hook.path': must be an absolute path" },
+	{ "{\"drain_tap\":\"yes\"}", "key 'drain_tap': must be true or false, not string" },
 	{ "{\"socket_group\":\"no-such-group-semi\"}", "no group \"no-such-group-semi\"" },
 	{ "{\n  \"uplink\": \"eth0\",\n  oops\n}", "line 3, column 3" },
 	{ "[]", "must be a JSON object" },

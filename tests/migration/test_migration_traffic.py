@@ -21,9 +21,12 @@ held to one stretch lost at most -- as its VF goes -- and nothing twice):
   vf_unplug  between the guest's VF closing and its unregistering,
              net_failover delivers from neither device;
   stop       what QEMU had in hostA's tap when it stopped reading it, plus
-             what came before --to: never read (QEMU migrates no tap
-             queue).  Asserted equal to the frames the datapath put in that
-             tap and the relay never read -- nothing else;
+             what came before --to: never read by QEMU (it migrates no tap
+             queue), so semi-netd drains that tap at --to and sends it
+             through the tunnel (daemon/drain.c).  Asserted: what it
+             drained is exactly what the datapath put in that tap and the
+             relay never read, and the window loses nothing (the drained
+             frames arrive after some newer ones: reordered, not lost);
   vf_plug    when the guest takes its new VF, what is still on its way
              through the standby (the tap and QEMU) is no longer taken.
 
@@ -88,6 +91,7 @@ def migrate_under_meter(m, src, rate):
     lab.pause(VM)
     rep = m.req(src, "migrate.out", name=VM, to=dst)
     assert rep["state"] == "outgoing" and rep["path"] == "tunnel", rep
+    drained, drain_failed = rep["drained"], rep["drain_failed"]
     w["stop"] = (t, time.monotonic_ns())
     rx_tap_src = m.stats(src)["rx"]["tap"]["packets"]      # its last frame is in
     # Stop-and-copy: the VM moves to the destination QEMU.
@@ -135,23 +139,28 @@ def migrate_under_meter(m, src, rate):
     print(f"  vm1 -> client: sent {r_cl['sent']} received {r_cl['received']} lost "
           f"{r_cl['lost']} (runs {r_cl['lost_runs']}) duplicated {r_cl['duplicated']} "
           f"reordered {r_cl['reordered']}")
-    print(f"  QEMU's taps: {stuck} frames never read on {src} (STOP), "
+    print(f"  QEMU's taps: {stuck} frames never read on {src} (STOP; {drained} drained to "
+          f"{dst} at --to, {drain_failed} not sent), "
           f"{max(queued['plug'], 0)} queued on {dst} when the VF was plugged; the tunnel "
           f"carried {retired['forwarded']} frames ({tunnel_in} taken on {dst})")
+    assert retired["drained"] == drained, (retired, drained)
     return dict(rx=r_vm, tx=r_cl, split_rx=split_vm, dups_rx=dups_vm, stuck=stuck, rate=rate,
-                forwarded=retired["forwarded"], tunnel_in=tunnel_in)
+                forwarded=retired["forwarded"], tunnel_in=tunnel_in, drained=drained,
+                drain_failed=drain_failed)
 
 
 def check_host_side(m, src, f):
     """What semi-net controls: nothing lost outside the guest's windows,
-    exactly QEMU's queue at STOP, the tunnel lossless, the network moved."""
+    QEMU's queue at STOP drained to the destination (none of it lost), the
+    tunnel lossless, the network moved."""
     dst = other(src)
     rx, tx, srx = f["rx"], f["tx"], f["split_rx"]
     assert srx["other"] == 0, (srx, rx["lost_runs"])
     # Twice only where the guest switched devices with copies on both paths
     # (one path lagging behind the other: the handover's premise fails).
     assert f["dups_rx"]["other"] == 0 and f["dups_rx"]["stop"] == 0, (f["dups_rx"], rx)
-    assert srx["stop"] == f["stuck"], (srx, f["stuck"], rx["lost_runs"])
+    assert f["drained"] == f["stuck"] and f["drain_failed"] == 0, f
+    assert srx["stop"] == 0, (srx, f["stuck"], rx["lost_runs"])
     # The guest's own stream goes one path at a time: nothing twice, and
     # one stretch lost at most, within 100 ms of its frames -- what it sent
     # into its VF as the VF went.  (It was paused with the VM: its
@@ -160,7 +169,8 @@ def check_host_side(m, src, f):
     assert tx["duplicated"] == 0 and tx["lost_runs_total"] == len(runs), tx
     assert not runs or runs[-1][1] - runs[0][0] < f["rate"] // 10, runs
     assert rx["received"] + rx["lost"] == rx["sent"], rx
-    # Every frame hostA forwarded, hostB took; none was refused.
+    # Every frame hostA forwarded (the drained ones too), hostB took; none
+    # was refused.
     assert f["forwarded"] == f["tunnel_in"] and f["forwarded"] > 0, f
     for h in HOSTS:
         drops = m.instance_stats(h)["drop"]
@@ -208,7 +218,9 @@ def test_migration_without_xdp_tx_at_50kpps(mig):
     f = migrate_under_meter(m, "hostA", 50000)
     check_host_side(m, "hostA", f)
     after = m.instance_stats("hostA")
-    assert after["xdp_defer"]["packets"] - before["xdp_defer"]["packets"] >= f["forwarded"]
+    # The drained frames left by a packet socket, not through the datapath.
+    assert after["xdp_defer"]["packets"] - before["xdp_defer"]["packets"] >= \
+        f["forwarded"] - f["drained"]
     assert after["drop"]["redirect"] == before["drop"]["redirect"], (before, after)
 
 
@@ -231,7 +243,7 @@ def test_uplink_xdp_tx_follows_the_fabric(mig):
     m.unplug()
     m.wait_state("hostA", "emulated")
     m.lab.pause(VM)
-    m.req("hostA", "migrate.out", name=VM, to="hostB")
+    drained = m.req("hostA", "migrate.out", name=VM, to="hostB")["drained"]
     before = m.instance_stats("hostA")
     n = 2000
     m.lab.meter_send("client", m.lab.endpoint(VM)["ipv4"], 20000, count=n).result()
@@ -239,8 +251,8 @@ def test_uplink_xdp_tx_follows_the_fabric(mig):
                    lambda: m.stats("hostB")["tunnel_in"]["packets"] >= n)
     after = m.instance_stats("hostA")
     # Every frame hostA forwarded (the stream, and whatever else came for
-    # vm1), hostB took.
+    # vm1) or drained from its tap at --to, hostB took.
     fwd = m.stats("hostA")["rx"]["tunnel"]["packets"]
-    assert fwd >= n and m.stats("hostB")["tunnel_in"]["packets"] == fwd
+    assert fwd >= n and m.stats("hostB")["tunnel_in"]["packets"] == fwd + drained
     assert after["drop"]["redirect"] == before["drop"]["redirect"] == 0, after
     assert after["xdp_defer"]["packets"] - before["xdp_defer"]["packets"] >= n
