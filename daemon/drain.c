@@ -506,7 +506,7 @@ static void pids_str(const struct drain *dr, char *buf, size_t len)
 
 void drain_tap(struct netd *d, struct port *p)
 {
-	struct drain dr = { .d = d, .p = p, .sock = -1 };
+	struct drain dr = { .d = d, .p = p };
 	struct timespec settle = { .tv_nsec = DRAIN_SETTLE_US * 1000 };
 	uint64_t t0 = now_ns();
 	struct why w = {};
@@ -536,7 +536,10 @@ void drain_tap(struct netd *d, struct port *p)
 		pr_warn("port %s: tap %s not drained: no uplink to send on", p->r.name, p->r.tap);
 		goto close_queues;
 	}
-	dr.sock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);	/* 0: receives nothing */
+	/* Protocol 0: it receives nothing. */
+	if (d->drain_sock < 0)
+		d->drain_sock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	dr.sock = d->drain_sock;
 	dr.buf = malloc(DRAIN_BUF);
 	if (dr.sock < 0 || !dr.buf) {
 		pr_warn("port %s: tap %s not drained: cannot open a packet socket: %s",
@@ -565,9 +568,14 @@ void drain_tap(struct netd *d, struct port *p)
 			dr.last_errno ? strerror(dr.last_errno) : "none");
 free_buf:
 	free(dr.buf);
-	if (dr.sock >= 0)
-		close(dr.sock);
 close_queues:
 	for (int i = 0; i < dr.nq; i++)
 		close(dr.q[i].fd);
+}
+
+void drain_close(struct netd *d)
+{
+	if (d->drain_sock >= 0)
+		close(d->drain_sock);
+	d->drain_sock = -1;
 }

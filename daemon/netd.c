@@ -594,7 +594,7 @@ int main(int argc, char **argv)
 	if (!d)
 		return 1;
 	d->epfd = d->lock_fd = d->listen.fd = d->sig.fd = d->tfd.fd = d->links.fd = -1;
-	d->pmsg.fd = -1;
+	d->pmsg.fd = d->drain_sock = -1;
 	if (config_load(&d->cfg, &ov, err, sizeof(err))) {
 		fprintf(stderr, "semi-netd: %s\n", err);
 		goto out_free;
@@ -695,6 +695,7 @@ int main(int argc, char **argv)
 out_dp:
 	hooks_stop(d);
 	peermsg_close(d);
+	drain_close(d);
 	if (d->nev)
 		netcfg_events_close(d->nev);
 	if (d->nc)

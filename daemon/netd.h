@@ -176,6 +176,12 @@ struct netd {
 	struct evsrc pmsg;		/* UDP: messages between peers' daemons */
 	uint32_t pmsg_seq;
 	struct hook_run *hooks;
+	/*
+	 * AF_PACKET, sends only (drain.c): kept, as closing one waits for an
+	 * RCU grace period (synchronize_net(), ~20 ms) -- in --to, while the
+	 * VM is paused.
+	 */
+	int drain_sock;
 };
 
 #ifndef container_of
@@ -300,6 +306,7 @@ void drain_find(struct netd *d, struct port *p);
  * to the peer (p->drain counts it).  Never fails: a warning says why not.
  */
 void drain_tap(struct netd *d, struct port *p);
+void drain_close(struct netd *d);
 
 /* ---- peers.c ---- */
 int peers_init(struct netd *d, const struct state_doc *doc);

@@ -113,6 +113,9 @@ def test_demo_both_runs(build, tmp_path):
     for verb in ("migrate in", "migrate out vm1 --begin", "migrate out vm1 --to hostB",
                  "migrate done", "port set vm1 --vf"):
         assert verb in words, (verb, words)
+    # What QEMU left in the source tap went to hostB at --to (daemon/drain.c).
+    assert any(s["who"] == "hostA" and s["what"].startswith("drained ") for s in sn["steps"]), \
+        words
     # The VM ends assigned on hostB, the source retired its port, and the
     # host bridges followed the VM.
     assert sn["extra"]["final"] == {"hostA": None, "hostB": "assigned"}, sn["extra"]
