@@ -349,15 +349,15 @@ int mig_out(struct netd *d, struct port *p, const char *to, bool *changed, struc
 	*changed = true;
 	/*
 	 * No new frame enters the tap now: what it holds goes to the peer.
-	 * Only from emulated: in a handover, the tap held copies of what the
-	 * guest's VF had.
+	 * From a handover too (the VF stays on the host): QEMU unplugged it
+	 * from the guest before STOP, and read the tap until then, so what
+	 * the tap holds now the guest has not had through its VF.  Not again
+	 * when only the peer changes (outgoing to outgoing).
 	 */
-	memset(&p->drain, 0, sizeof(p->drain));
-	if (old.state == PS_EMULATED)
+	if (old.state != PS_OUTGOING) {
+		memset(&p->drain, 0, sizeof(p->drain));
 		drain_tap(d, p);
-	else if (d->cfg.drain_tap && p->r.tap[0])
-		pr_info("port %s: tap %s not drained: the port was %s (the tap held copies)",
-			p->r.name, p->r.tap, fsm_state_name(old.state));
+	}
 	announce_stop(d, p, "the VM left");
 	/* The VM is paused: its addresses are final; the destination announces them. */
 	peermsg_push(d, p);
