@@ -683,17 +683,23 @@ class SemiNetRun(Run):
         t_stop = self.stop_vm()
         r = self.cmd(src, f"migrate out {VM} --to {DST}", "migrate.out", name=VM, to=DST)
         # What entered the source's tap after QEMU last read it: QEMU never
-        # reads it; semi-netd drained it to the destination at --to.
-        stuck = self.src_queue(self.stop_to_guest)
-        drained = r.get("drained") or 0
+        # reads it.  semi-netd drains it to the destination at --to and says
+        # how much that was (exact); without the drain, an estimate from the
+        # relay's count when it was paused.
+        drained = r.get("drained")
+        if drained is not None:
+            failed = r.get("drain_failed") or 0
+            stuck = drained + failed
+            self.step("qemu", f"left in {SRC}'s tap, never read: {stuck} frames", None)
+            self.step(src.host, f"drained {drained} frames from {SRC}'s tap to {DST}"
+                      + (f" ({failed} not sent)" if failed else ""), None)
+            self.queued["at STOP"] = failed
+        else:
+            stuck = self.src_queue(self.stop_to_guest)
+            self.step("qemu", f"left in {SRC}'s tap, never read: {stuck} frames", None)
+            self.queued["at STOP"] = stuck
         self.windows["queued at STOP"] = [t_stop - stuck * 10**9 // p.rate - 10 * 10**6,
                                           t_stop]
-        self.step("qemu", f"left in {SRC}'s tap, never read: {stuck} frames", None)
-        if r.get("drained") is not None:
-            self.step(src.host, f"drained {drained} frames from {SRC}'s tap to {DST}"
-                      + (f" ({r['drain_failed']} not sent)" if r.get("drain_failed") else ""),
-                      None)
-        self.queued["at STOP"] = max(0, stuck - drained)
         # Stop-and-copy: the VM is paused for pause_ms.
         sleep_until(t_stop + p.pause_ms * 1000000)
         # 4. RESUME on the destination.
