@@ -111,8 +111,19 @@ clean:
 	$(call msg,CLEAN,$(B))
 	$(Q)rm -rf $(B) $(CLEAN_EXTRA)
 
+# The flags the objects are built with.  A change (SANITIZE=1 and back, a
+# new CFLAGS) rebuilds them all, so that a tree once built for `make check
+# SANITIZE=1` never runs -- or benchmarks -- sanitized programs after.
+BUILD_FLAGS := $(CC) $(CFLAGS) | $(LDFLAGS)
+$(B)/.flags: FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)if [ "$$(cat $@ 2>/dev/null)" != '$(BUILD_FLAGS)' ]; then \
+		printf '%s\n' '$(BUILD_FLAGS)' > $@; fi
+.PHONY: FORCE
+FORCE:
+
 # Generic rules shared by every fragment.
-$(B)/obj/%.o: %.c
+$(B)/obj/%.o: %.c $(B)/.flags
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
