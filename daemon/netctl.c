@@ -750,6 +750,10 @@ static void print_result(const struct cmd_spec *c, json_object *r, json_object *
 			       jstr(r, "state", "?"), jstr(r, "path", "?"));
 		if (!strcmp(jstr(r, "path", ""), "tunnel"))
 			printf(" to %s", jstr(jget(r, "migration"), "peer", "?"));
+		if (jget(r, "drained"))	/* --to: what QEMU left in the tap */
+			printf("; %" PRId64 " frames drained from the tap", jint(r, "drained"));
+		if (jint(r, "drain_failed"))
+			printf(", %" PRId64 " could not be sent", jint(r, "drain_failed"));
 		printf("%s\n", c->id == CMD_MIGRATE_DONE ? "; announcing" : "");
 		break;
 	case CMD_MIGRATE_ABORT:

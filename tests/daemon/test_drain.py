@@ -143,6 +143,9 @@ def test_drain_sends_the_tap_queue_to_the_peer(lab):
     # Again (nothing changes): nothing drained twice.
     r = d.j("migrate", "out", "vm1", "--to", "far")
     assert r["drained"] == 20, r
+    # What a person sees.
+    out = d.ctl("migrate", "out", "vm1", "--to", "far").stdout
+    assert out == "vm1: already outgoing, path tunnel to far; 20 frames drained from the tap\n", out
 
 
 def test_drain_vnet_hdr_and_multiqueue(lab):
