@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Shared pytest set-up: paths to the build, root check, session clean-up."""
 import os
+import signal
 import sys
 
 import pytest
@@ -11,6 +12,18 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 import netns  # noqa: E402
 
 BUILD = os.environ.get("SEMI_BUILD") or os.path.join(os.path.dirname(HERE), "build")
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
+
+
+def pytest_configure(config):
+    # A run stopped by SIGTERM or SIGHUP (a CI timeout, a closed terminal)
+    # ends like Ctrl-C: pytest tears the fixtures down, so labs, daemons,
+    # namespaces and pins go with it instead of outliving the run.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _stop)
 
 
 def pytest_report_header(config):
