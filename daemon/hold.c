@@ -269,6 +269,20 @@ static bool to_tap(struct netd *d, struct port *p, const uint8_t *f, size_t len)
 	return false;
 }
 
+/* A frame for a port released already: where its path leads now. */
+static bool straggler(struct netd *d, struct port *p, uint8_t *f, size_t len)
+{
+	struct tunnel_tx tx;
+	char why[160];
+
+	if (p->r.state != PS_OUTGOING)
+		return to_tap(d, p, f, len);
+	/* f has SEMI_ENCAP_LEN of room in front (the read buffer's). */
+	if (tunnel_tx_open(d, p, p->r.mig.peer, &tx, why, sizeof(why)))
+		return false;
+	return tunnel_tx_send(&tx, f, len);
+}
+
 /* Ports that hold, by datapath id: the order flood copies are made in. */
 static int by_id(const void *a, const void *b)
 {
@@ -290,7 +304,6 @@ void hold_read(struct netd *d, struct port *releasing)
 	uint8_t mc_head[64];
 	int n = 0;
 
-	(void)releasing;
 	if (d->hold.fd < 0)
 		return;
 	while (n++ < HOLD_READ_BATCH || releasing) {
@@ -346,7 +359,7 @@ void hold_read(struct netd *d, struct port *releasing)
 		}
 		/* Released already: late, but still the guest's. */
 		to->hold.held++;
-		if (to->r.state != PS_OUTGOING && to_tap(d, to, f, (size_t)len))
+		if (straggler(d, to, f, (size_t)len))
 			to->hold.released++;
 		else
 			to->hold.dropped++;
