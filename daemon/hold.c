@@ -217,6 +217,7 @@ void hold_start(struct netd *d, struct port *p, enum hold_kind kind)
 	p->hold.since_ns = now_ns();
 	p->hold.first_ns = 0;
 	p->hold.held = p->hold.released = p->hold.dropped = 0;
+	p->hold.overflow = p->hold.tap_full = 0;
 	p->hold.active = true;
 }
 
@@ -250,6 +251,17 @@ static void keep(struct netd *d, struct port *p, const uint8_t *f, size_t len)
 	p->hold.tail = h;
 	p->hold.n++;
 	p->hold.bytes += len;
+}
+
+/* The tap's own drops (its queue full: QEMU reads slower than we write). */
+static uint64_t tap_dropped(struct netd *d, struct port *p)
+{
+	struct netcfg_link l;
+
+	if (!p->r.tap_ifindex || netcfg_link_get_stats(d->nc, (int)p->r.tap_ifindex, &l) ||
+	    !l.have_stats)
+		return 0;
+	return l.tx_dropped;
 }
 
 /* Into the port's tap, toward the guest (QEMU reads it). */
@@ -413,6 +425,9 @@ void hold_release_begin(struct netd *d, struct port *p, const char *peer)
 		return;
 	hold_read(d, p);
 	p->r.hold = false;
+	p->hold.into_tap = peer == NULL;
+	if (p->hold.into_tap)
+		p->hold.tap_dropped_base = tap_dropped(d, p);
 	send_list(d, p, peer);
 	timer_cancel(d, &p->hold.t_max);
 }
@@ -427,6 +442,21 @@ void hold_release_end(struct netd *d, struct port *p, const char *cause)
 		return;
 	hold_read(d, p);
 	p->hold.active = false;
+	/*
+	 * A tap takes what it is given and drops what its queue (txqueuelen)
+	 * has no room for: those were sent, not received.  Counted as dropped
+	 * (its counter may include a drop of another frame at that moment).
+	 */
+	if (p->hold.into_tap) {
+		uint64_t now = tap_dropped(d, p), lost;
+
+		lost = now > p->hold.tap_dropped_base ? now - p->hold.tap_dropped_base : 0;
+		if (lost > p->hold.released)
+			lost = p->hold.released;
+		p->hold.released -= lost;
+		p->hold.dropped += lost;
+		p->hold.tap_full = lost;
+	}
 	ms = (now_ns() - p->hold.since_ns) / 1000000;
 	pr_info("port %s: hold released (%s) after %llu ms into %s: %llu held, %llu released, "
 		"%llu dropped", p->r.name, cause, (unsigned long long)ms,
@@ -434,9 +464,10 @@ void hold_release_end(struct netd *d, struct port *p, const char *cause)
 		(unsigned long long)p->hold.held, (unsigned long long)p->hold.released,
 		(unsigned long long)p->hold.dropped);
 	if (p->hold.dropped)
-		pr_warn("port %s: %llu held frames dropped (%llu over the hold's bounds; last "
-			"error: %s)", p->r.name, (unsigned long long)p->hold.dropped,
-			(unsigned long long)p->hold.overflow,
+		pr_warn("port %s: %llu held frames dropped (%llu over the hold's bounds, %llu by "
+			"tap %s's full queue: raise its txqueuelen; last error: %s)", p->r.name,
+			(unsigned long long)p->hold.dropped, (unsigned long long)p->hold.overflow,
+			(unsigned long long)p->hold.tap_full, p->r.tap,
 			p->hold.last_errno ? strerror(p->hold.last_errno) : "none");
 	ev = json_object_new_object();
 	json_object_object_add(ev, "event", json_object_new_string("hold"));

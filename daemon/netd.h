@@ -97,6 +97,9 @@ struct port {
 		struct held *head, *tail;
 		size_t n, bytes;
 		uint64_t held, released, dropped, overflow;
+		bool into_tap;		/* this release goes into the tap */
+		uint64_t tap_dropped_base; /* the tap's tx_dropped before it */
+		uint64_t tap_full;	/* of dropped: the tap's queue had no room */
 		int last_errno;
 	} hold;
 	struct {

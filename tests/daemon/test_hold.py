@@ -250,3 +250,18 @@ def test_hold_two_ports_demultiplexed(lab):
     assert (r["held"], r["released"]) == (21, 21), r
     assert tap_frames(host.taps["tap2"], 21) == b + [bc]
     assert d.j("status")["hold"]["stray"] == 0
+
+
+def test_hold_release_into_a_full_tap_counts_its_drops(lab):
+    """A tap takes what its queue (txqueuelen) has room for and drops the
+    rest: those are counted as dropped, not released."""
+    host, start, wire, cap = lab
+    host.ns.ip("link set tap1 txqueuelen 10")
+    d = start()
+    begin(d)
+    wire.send(frames(50))
+    wait_held(d, 50)
+    r = d.j("migrate", "out", "vm1", "--unplugged")
+    assert (r["held"], r["released"], r["hold_dropped"]) == (50, 10, 40), r
+    assert tap_frames(host.taps["tap1"], 10) == frames(10)
+    assert "by tap tap1's full queue: raise its txqueuelen" in d.read_log()
