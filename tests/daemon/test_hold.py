@@ -265,3 +265,19 @@ def test_hold_release_into_a_full_tap_counts_its_drops(lab):
     assert (r["held"], r["released"], r["hold_dropped"]) == (50, 10, 40), r
     assert tap_frames(host.taps["tap1"], 10) == frames(10)
     assert "by tap tap1's full queue: raise its txqueuelen" in d.read_log()
+
+
+def test_hold_released_when_the_daemon_stops(lab):
+    """SIGTERM: the hold device goes with semi-netd, so what it holds goes
+    into the taps first; a restarted daemon stores the state's own path."""
+    host, start, wire, cap = lab
+    d = start()
+    begin(d)
+    wire.send(frames(12))
+    wait_held(d, 12)
+    assert d.stop() == 0
+    assert tap_frames(host.taps["tap1"], 12) == frames(12)
+    assert "port vm1: hold released (exit)" in d.read_log()
+    d.start()
+    p = d.port("vm1")
+    assert (p["state"], p["path"]) == ("handover", "both"), p
