@@ -60,6 +60,14 @@ enum semi_path {
 	SEMI_PATH_TAP = 2,
 	SEMI_PATH_BOTH = 3,	/* exactly one copy on each of vf and tap */
 	SEMI_PATH_TUNNEL = 4,	/* encapsulated to the destination host */
+	/*
+	 * Parked on the instance's hold device (semi_ctl.hold_ifindex, a tap
+	 * semi-netd reads) while the guest takes frames from neither of its
+	 * NICs; semi-netd releases them into the port's tap (or the tunnel)
+	 * when the guest can take them.  Counted in rx[SEMI_ROLE_TAP]: where
+	 * they are bound for.
+	 */
+	SEMI_PATH_HOLD = 5,
 	SEMI_PATH_MAX,
 };
 
@@ -181,7 +189,8 @@ struct semi_ctl {
 	__u16 tunnel_port;	/* UDP port of the tunnel, host order */
 	__u16 spare16;
 	__u32 uplink_flags;	/* enum semi_uplink_flags */
-	__u32 spare[5];
+	__u32 hold_ifindex;	/* the hold device (path hold), 0 = none */
+	__u32 spare[4];
 };
 
 /* semi_ctl.uplink_flags */

@@ -8,7 +8,7 @@ DAEMON_COMMON_SRCS := daemon/proto.c daemon/fsm.c daemon/statefile.c daemon/conf
 DAEMON_COMMON_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(DAEMON_COMMON_SRCS))
 NETD_OBJS := $(patsubst %.c,$(B)/obj/%.o,daemon/netd.c daemon/ports.c daemon/control.c \
 	     daemon/handlers.c daemon/migrate.c daemon/peers.c daemon/announce.c daemon/hook.c \
-	     daemon/peermsg.c daemon/drain.c)
+	     daemon/peermsg.c daemon/drain.c daemon/hold.c)
 NETCTL_OBJS := $(B)/obj/daemon/netctl.o
 DAEMON_JSON_LIBS := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null || echo -ljson-c)
 # Named by path: this fragment is read before loader/ and netcfg/ define them.

@@ -93,6 +93,9 @@ void config_defaults(struct netd_config *c)
 	c->retire.grace_ms = 30000;
 	c->hook.timeout_ms = 5000;
 	c->drain_tap = true;
+	c->hold.unplug = false;
+	c->hold.incoming = false;
+	c->hold.max_ms = 2000;
 }
 
 struct ctx {
@@ -323,6 +326,27 @@ static int parse_retire(struct ctx *x, struct netd_config *c, json_object *o)
 	return 0;
 }
 
+static int parse_hold(struct ctx *x, struct netd_config *c, json_object *o)
+{
+	if (!json_object_is_type(o, json_type_object))
+		return bad(x, "hold", "must be an object, not %s", jtype(o));
+	json_object_object_foreach(o, key, v) {
+		int err;
+
+		if (!strcmp(key, "unplug"))
+			err = get_bool(x, "hold.unplug", v, &c->hold.unplug);
+		else if (!strcmp(key, "incoming"))
+			err = get_bool(x, "hold.incoming", v, &c->hold.incoming);
+		else if (!strcmp(key, "max_ms"))
+			err = get_uint(x, "hold.max_ms", v, &c->hold.max_ms, 1, 60000);
+		else
+			err = unknown(x, "hold.", key, "unplug, incoming, max_ms");
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int parse_hook(struct ctx *x, struct netd_config *c, json_object *o)
 {
 	if (!json_object_is_type(o, json_type_object))
@@ -367,7 +391,7 @@ static int parse_xdp(struct ctx *x, struct netd_config *c, json_object *v)
 
 #define KNOWN_KEYS "instance, host, uplink, uplink_xdp, bridge, socket, socket_group, " \
 		   "state, pin_root, handover_poll_ms, stats_interval_ms, max_clients, " \
-		   "announce, peers, tunnel, retire, hook, drain_tap"
+		   "announce, peers, tunnel, retire, hook, drain_tap, hold"
 
 static int parse_root(struct ctx *x, struct netd_config *c, json_object *root)
 {
@@ -423,6 +447,8 @@ static int parse_root(struct ctx *x, struct netd_config *c, json_object *root)
 			err = parse_hook(x, c, v);
 		else if (!strcmp(key, "drain_tap"))
 			err = get_bool(x, key, v, &c->drain_tap);
+		else if (!strcmp(key, "hold"))
+			err = parse_hold(x, c, v);
 		else
 			err = unknown(x, "", key, KNOWN_KEYS);
 		if (err)

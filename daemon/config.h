@@ -57,6 +57,11 @@ struct netd_config {
 	} retire;
 	bool drain_tap;			/* --to: the source tap's queue goes to the peer */
 	struct {
+		bool unplug;		/* source: --begin holds until the VF is let go */
+		bool incoming;		/* destination: migrate in holds until done */
+		unsigned int max_ms;	/* released to the tap anyway after this */
+	} hold;
+	struct {
 		char path[PATH_MAX];	/* switch hook executable, "" none */
 		unsigned int timeout_ms;
 	} hook;

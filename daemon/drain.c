@@ -101,12 +101,9 @@ struct drain {
 	struct port *p;
 	struct queue q[DRAIN_MAX_HOLDERS];
 	int nq;
-	struct semi_peer peer;
-	int sock;
-	struct sockaddr_ll to;
+	struct tunnel_tx tx;
 	uint8_t *buf;
 	uint64_t read, sent, failed, gso, deadline_ns;
-	int last_errno;		/* of the last send that failed */
 };
 
 /* Why no queue could be taken: the first reason met, for the warning. */
@@ -384,10 +381,10 @@ static uint16_t ip_csum(const void *h)
 }
 
 /* The datapath's encapsulation (bpf/lib/tunnel.h tunnel_encap), in front of f. */
-static void encap(const struct drain *dr, uint8_t *f, size_t len)
+static void encap(const struct tunnel_tx *tx, uint8_t *f, size_t len)
 {
 	struct vxlan_encap *h = (struct vxlan_encap *)(f - SEMI_ENCAP_LEN);
-	const struct semi_peer *peer = &dr->peer;
+	const struct semi_peer *peer = &tx->peer;
 	uint16_t entropy = (uint16_t)((f[10] << 8 | f[11]) ^ (f[4] << 8 | f[5]));
 
 	memcpy(h->eth.h_dest, peer->remote_mac, ETH_ALEN);
@@ -409,23 +406,67 @@ static void encap(const struct drain *dr, uint8_t *f, size_t len)
 	h->ulen = htons((uint16_t)(len + SEMI_ENCAP_LEN - ETH_HLEN - 20));
 	h->ucheck = 0;
 	h->vx_flags = VXLAN_FLAG_VNI_BE;
-	h->vx_vni = htonl((peer->vni + dr->p->r.vlan) << 8);
+	h->vx_vni = htonl((peer->vni + tx->vlan) << 8);
 }
 
-static bool send_one(struct drain *dr, const uint8_t *f, size_t len)
+/* One frame out of a packet socket, a few tries when the queue is full. */
+bool packet_send(int sock, const struct sockaddr_ll *to, const uint8_t *f, size_t len,
+		 int *last_errno)
 {
 	for (int i = 0; i <= SEND_RETRIES; i++) {
-		struct pollfd pfd = { .fd = dr->sock, .events = POLLOUT };
+		struct pollfd pfd = { .fd = sock, .events = POLLOUT };
 
-		if (sendto(dr->sock, f, len, MSG_DONTWAIT, (const struct sockaddr *)&dr->to,
-			   sizeof(dr->to)) == (ssize_t)len)
+		if (sendto(sock, f, len, MSG_DONTWAIT, (const struct sockaddr *)to,
+			   sizeof(*to)) == (ssize_t)len)
 			return true;
-		dr->last_errno = errno;
+		*last_errno = errno;
 		if (errno != EAGAIN && errno != ENOBUFS)
 			return false;
 		poll(&pfd, 1, 1);
 	}
 	return false;
+}
+
+int packet_sock(struct netd *d)
+{
+	/* Protocol 0: it receives nothing. */
+	if (d->drain_sock < 0)
+		d->drain_sock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	return d->drain_sock;
+}
+
+int tunnel_tx_open(struct netd *d, struct port *p, const char *peer, struct tunnel_tx *tx,
+		   char *why, size_t whylen)
+{
+	memset(tx, 0, sizeof(*tx));
+	if (semi_peer_get(d->dp, peer, &tx->peer, NULL)) {
+		snprintf(why, whylen, "%s", semi_dp_last_error(d->dp));
+		return -ENOENT;
+	}
+	if (!d->uplink_ifindex) {
+		snprintf(why, whylen, "no uplink to send on");
+		return -ENODEV;
+	}
+	tx->sock = packet_sock(d);
+	if (tx->sock < 0) {
+		snprintf(why, whylen, "cannot open a packet socket: %s", strerror(errno));
+		return -errno;
+	}
+	tx->vlan = p->r.vlan;
+	tx->to = (struct sockaddr_ll){ .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
+				       .sll_ifindex = (int)d->uplink_ifindex,
+				       .sll_halen = ETH_ALEN };
+	memcpy(tx->to.sll_addr, tx->peer.remote_mac, ETH_ALEN);
+	return 0;
+}
+
+bool tunnel_tx_send(struct tunnel_tx *tx, uint8_t *f, size_t len)
+{
+	if (len < ETH_HLEN || len + SEMI_ENCAP_LEN - ETH_HLEN > 0xffff)
+		return false;
+	encap(tx, f, len);
+	return packet_send(tx->sock, &tx->to, f - SEMI_ENCAP_LEN, len + SEMI_ENCAP_LEN,
+			   &tx->last_errno);
 }
 
 /* One frame as read from the queue: its headers off, sent on. */
@@ -456,10 +497,7 @@ static void forward(struct drain *dr, const struct queue *q, uint8_t *buf, size_
 		    !csum_fill(f, len, le16toh(vh.csum_start), le16toh(vh.csum_offset)))
 			goto fail;
 	}
-	if (len < ETH_HLEN || len + SEMI_ENCAP_LEN - ETH_HLEN > 0xffff)
-		goto fail;
-	encap(dr, f, len);
-	if (send_one(dr, f - SEMI_ENCAP_LEN, len + SEMI_ENCAP_LEN)) {
+	if (tunnel_tx_send(&dr->tx, f, len)) {
 		dr->sent++;
 		return;
 	}
@@ -527,28 +565,15 @@ void drain_tap(struct netd *d, struct port *p)
 			p->r.tap, w.text);
 		return;
 	}
-	if (semi_peer_get(d->dp, p->r.mig.peer, &dr.peer, NULL)) {
-		pr_warn("port %s: tap %s not drained: %s", p->r.name, p->r.tap,
-			semi_dp_last_error(d->dp));
+	if (tunnel_tx_open(d, p, p->r.mig.peer, &dr.tx, w.text, sizeof(w.text))) {
+		pr_warn("port %s: tap %s not drained: %s", p->r.name, p->r.tap, w.text);
 		goto close_queues;
 	}
-	if (!d->uplink_ifindex) {
-		pr_warn("port %s: tap %s not drained: no uplink to send on", p->r.name, p->r.tap);
-		goto close_queues;
-	}
-	/* Protocol 0: it receives nothing. */
-	if (d->drain_sock < 0)
-		d->drain_sock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-	dr.sock = d->drain_sock;
 	dr.buf = malloc(DRAIN_BUF);
-	if (dr.sock < 0 || !dr.buf) {
-		pr_warn("port %s: tap %s not drained: cannot open a packet socket: %s",
-			p->r.name, p->r.tap, strerror(dr.sock < 0 ? errno : ENOMEM));
-		goto free_buf;
+	if (!dr.buf) {
+		pr_warn("port %s: tap %s not drained: %s", p->r.name, p->r.tap, strerror(ENOMEM));
+		goto close_queues;
 	}
-	dr.to = (struct sockaddr_ll){ .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
-				      .sll_ifindex = (int)d->uplink_ifindex, .sll_halen = ETH_ALEN };
-	memcpy(dr.to.sll_addr, dr.peer.remote_mac, ETH_ALEN);
 	dr.deadline_ns = t0 + DRAIN_MAX_MS * 1000000ull;
 	drain_round(&dr);
 	nanosleep(&settle, NULL);
@@ -565,8 +590,7 @@ void drain_tap(struct netd *d, struct port *p)
 		pr_warn("port %s: %llu of the frames drained from tap %s could not be sent to %s "
 			"(%llu GSO; last error: %s)", p->r.name, (unsigned long long)dr.failed,
 			p->r.tap, p->r.mig.peer, (unsigned long long)dr.gso,
-			dr.last_errno ? strerror(dr.last_errno) : "none");
-free_buf:
+			dr.tx.last_errno ? strerror(dr.tx.last_errno) : "none");
 	free(dr.buf);
 close_queues:
 	for (int i = 0; i < dr.nq; i++)

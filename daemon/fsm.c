@@ -25,6 +25,10 @@
  *  - Migration cells follow DESIGN section 5.  `migrate out --begin` holds
  *    a handover (one copy on each path) until the VF is gone; `--to`
  *    needs the VF released (handover in legacy mode, or emulated).
+ *  - `migrate out --unplugged`: QEMU says the guest has let its VF go
+ *    (representor mode: the VF netdev stays on the host, so no vanishing
+ *    tells the port): the tap is the guest's only NIC, as when the VF
+ *    vanishes.  After --to (a late event) it changes nothing.
  *  - `migrate done`: the VM runs here, on its tap -- or, when the port
  *    already has its VF here (`migrate in --vf`), in a handover that waits
  *    for the guest to take it (nothing else would tell the port).
@@ -73,6 +77,7 @@ static const struct cell table[PS_COUNT][FE_COUNT] = {
 		[FE_MIGRATE_OUT] = REFUSE,	/* the VF must be released first */
 		[FE_MIGRATE_DONE] = REFUSE,
 		[FE_MIGRATE_ABORT] = STAY,	/* the VM runs here on its VF */
+		[FE_MIGRATE_UNPLUGGED] = TO_N(PS_EMULATED, FN_TAP),
 	},
 	[PS_HANDOVER] = {
 		[FE_SWITCH_VF] = TO_N(PS_ASSIGNED, FN_VF),
@@ -87,6 +92,7 @@ static const struct cell table[PS_COUNT][FE_COUNT] = {
 		[FE_MIGRATE_OUT] = TO(PS_OUTGOING),	/* legacy mode: VF released */
 		[FE_MIGRATE_DONE] = REFUSE,
 		[FE_MIGRATE_ABORT] = RESUME,
+		[FE_MIGRATE_UNPLUGGED] = TO_N(PS_EMULATED, FN_TAP),
 	},
 	[PS_EMULATED] = {
 		[FE_SWITCH_VF] = TO_N(PS_ASSIGNED, FN_VF),
@@ -101,6 +107,7 @@ static const struct cell table[PS_COUNT][FE_COUNT] = {
 		[FE_MIGRATE_OUT] = TO(PS_OUTGOING),
 		[FE_MIGRATE_DONE] = REFUSE,
 		[FE_MIGRATE_ABORT] = STAY,	/* the VF comes back by itself */
+		[FE_MIGRATE_UNPLUGGED] = STAY,
 	},
 	[PS_OUTGOING] = {
 		[FE_SWITCH_VF] = REFUSE,
@@ -115,6 +122,7 @@ static const struct cell table[PS_COUNT][FE_COUNT] = {
 		[FE_MIGRATE_OUT] = STAY,	/* a retried step is not an error */
 		[FE_MIGRATE_DONE] = REFUSE,	/* done is the destination's */
 		[FE_MIGRATE_ABORT] = RESUME,	/* the VM resumes here */
+		[FE_MIGRATE_UNPLUGGED] = STAY,
 	},
 	[PS_INCOMING] = {
 		[FE_SWITCH_VF] = REFUSE,
@@ -129,6 +137,7 @@ static const struct cell table[PS_COUNT][FE_COUNT] = {
 		[FE_MIGRATE_OUT] = REFUSE,
 		[FE_MIGRATE_DONE] = RESUME,	/* emulated, or a handover to a VF here */
 		[FE_MIGRATE_ABORT] = REMOVE,	/* the VM never ran here */
+		[FE_MIGRATE_UNPLUGGED] = REFUSE,
 	},
 };
 
@@ -156,6 +165,7 @@ static const struct {
 	[FE_MIGRATE_OUT] = { "migrate out --to", "migrate_out" },
 	[FE_MIGRATE_DONE] = { "migrate done", "migrate_done" },
 	[FE_MIGRATE_ABORT] = { "migrate abort", "migrate_abort" },
+	[FE_MIGRATE_UNPLUGGED] = { "migrate out --unplugged", "migrate_unplugged" },
 };
 
 const char *fsm_state_name(enum port_state s)

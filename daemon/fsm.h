@@ -39,6 +39,8 @@ enum fsm_event {
 	FE_MIGRATE_OUT,		/* migrate out PORT --to HOST (source) */
 	FE_MIGRATE_DONE,	/* migrate done PORT (destination) */
 	FE_MIGRATE_ABORT,	/* migrate abort PORT (either side) */
+	FE_MIGRATE_UNPLUGGED,	/* migrate out PORT --unplugged: the guest let its VF go
+				 * (QEMU's DEVICE_DELETED; the VF netdev stays) */
 	FE_COUNT,
 };
 

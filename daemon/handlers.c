@@ -33,6 +33,8 @@ static json_object *after_step(struct netd *d, struct port *p, enum port_state f
 	json_object *o = port_json(d, p, false);
 
 	json_object_object_add(o, "from", json_object_new_string(fsm_state_name(from)));
+	/* A hold this step released (or still holds): held, released, hold_dropped. */
+	hold_reply(p, o);
 	return o;
 }
 
@@ -74,6 +76,20 @@ static json_object *h_status(struct netd *d, struct conn *c, struct request *req
 			       json_object_new_string(d->cfg.bridge) : NULL);
 	json_object_object_add(o, "tunnel", tunnel_json(d));
 	json_object_object_add(o, "peers", peers_json(d));
+	if (hold_available(d)) {
+		json_object *h = json_object_new_object();
+
+		json_object_object_add(h, "device", json_object_new_string(d->hold.name));
+		json_object_object_add(h, "ifindex", json_object_new_int64(d->hold.ifindex));
+		json_object_object_add(h, "unplug", json_object_new_boolean(d->cfg.hold.unplug));
+		json_object_object_add(h, "incoming",
+				       json_object_new_boolean(d->cfg.hold.incoming));
+		json_object_object_add(h, "max_ms", json_object_new_int64(d->cfg.hold.max_ms));
+		json_object_object_add(h, "stray", json_object_new_uint64(d->hold.stray));
+		json_object_object_add(o, "hold", h);
+	} else {
+		json_object_object_add(o, "hold", NULL);
+	}
 	for (size_t i = 0; i < d->nports; i++) {
 		count[d->ports[i]->r.state]++;
 		json_object_array_add(ports, port_json(d, d->ports[i], false));
@@ -386,27 +402,33 @@ static json_object *h_migrate_out(struct netd *d, struct conn *c, struct request
 {
 	const char *name = args_str(req->args, "name", ""), *to = args_str(req->args, "to", NULL);
 	bool begin = args_bool(req->args, "begin", false), changed;
+	bool unplugged = args_bool(req->args, "unplugged", false);
 	struct port *p = port_find(d, name);
 	enum port_state from;
 	struct netd_err e = {};
 	json_object *o;
 	int err;
 
-	if (begin == (to != NULL))
-		return proto_reply_err(req->id, E_BAD_ARG, "migrate.out: give either 'begin' "
-				       "(step 2, before the VF is unplugged) or 'to' (step 3, "
-				       "the VM is paused)");
+	if (begin + unplugged + (to != NULL) != 1)
+		return proto_reply_err(req->id, E_BAD_ARG, "migrate.out: give one of 'begin' "
+				       "(step 2, before the VF is unplugged), 'unplugged' (the "
+				       "guest let its VF go) or 'to' (step 3, the VM is paused)");
 	if (!p)
 		return not_found(req, name);
 	from = p->r.state;
-	err = begin ? mig_begin(d, p, &changed, &e) : mig_out(d, p, to, &changed, &e);
+	if (begin)
+		err = mig_begin(d, p, &changed, &e);
+	else if (unplugged)
+		err = mig_unplugged(d, p, &changed, &e);
+	else
+		err = mig_out(d, p, to, &changed, &e);
 	if (err == -EAGAIN && conn_may_wait(c))
 		return NULL;	/* the peer is being resolved: again later */
 	if (err)
 		return err_reply(req, &e);
 	o = after_step(d, p, from);
 	json_object_object_add(o, "changed", json_object_new_boolean(changed));
-	if (!begin) {
+	if (to) {
 		/* The source tap's queue, sent to the peer (drain.c); null: not tried. */
 		json_object_object_add(o, "drained", p->drain.ran ?
 				       json_object_new_uint64(p->drain.drained) : NULL);

@@ -126,26 +126,36 @@ static int decide(struct netd *d, struct port *p, enum fsm_event ev, struct fsm_
 }
 
 /* The one store of a state change (none when the word is the same). */
-static int store(struct netd *d, struct port *p, enum port_state was, struct netd_err *e)
+static int store(struct netd *d, struct port *p, const struct port_rec *was,
+		 struct netd_err *e)
 {
 	int err;
 
-	if (fsm_pathw(p->r.state).word == fsm_pathw(was).word)
+	if (port_pathw(&p->r).word == port_pathw(was).word)
 		return 0;
-	err = semi_path_set_id(d->dp, p->id, fsm_pathw(p->r.state));
+	err = semi_path_set_id(d->dp, p->id, port_pathw(&p->r));
 	return err ? port_dp_err(d, e, err) : 0;
 }
 
 /* Enter the decided state (a change only) with its one store; undone if it fails. */
+/*
+ * A port that holds and whose new state does not call for it is released
+ * here, around the store: its held frames into its tap, or to peer through
+ * the tunnel (--to); the caller ends the release (hold_release_end) once
+ * the step is done.
+ */
 static int enter(struct netd *d, struct port *p, const struct fsm_result *res,
-		 const struct port_rec *old, struct netd_err *e)
+		 const struct port_rec *old, const char *peer, struct netd_err *e)
 {
 	int err;
 
 	if (res->kind != FK_TO)
-		return 0;
+		return store(d, p, old, e);	/* the hold alone may have changed */
 	port_enter(d, p, res);
-	err = store(d, p, old->state, e);
+	/* (A hold this step starts is not one to release: old did not hold.) */
+	if (old->hold && p->r.hold && !hold_still(p))
+		hold_release_begin(d, p, peer);
+	err = store(d, p, old, e);
 	if (err)
 		p->r = *old;
 	return err;
@@ -153,8 +163,8 @@ static int enter(struct netd *d, struct port *p, const struct fsm_result *res,
 
 static void restore_path(struct netd *d, struct port *p, const struct port_rec *old)
 {
-	if (fsm_pathw(p->r.state).word != fsm_pathw(old->state).word)
-		semi_path_set_id(d->dp, p->id, fsm_pathw(old->state));
+	if (port_pathw(&p->r).word != port_pathw(old).word)
+		semi_path_set_id(d->dp, p->id, port_pathw(old));
 }
 
 static uint64_t remote_src_now(struct netd *d, struct port *p)
@@ -251,6 +261,9 @@ int mig_in(struct netd *d, const struct port_rec *want, const char *from, struct
 		return err;
 	p->r.state = PS_INCOMING;
 	p->r.handover = FH_NONE;
+	/* Parked until migrate done: the incoming QEMU reads its tap too early. */
+	if (d->cfg.hold.incoming && hold_available(d))
+		hold_start(d, p, HOLD_INCOMING);
 	p->r.mig = (struct mig_rec){ .role = MIG_DEST, .origin = PS_INCOMING,
 				     .since_ms = p->r.since_ms };
 	snprintf(p->r.mig.peer, sizeof(p->r.mig.peer), "%s", peer->cfg.name);
@@ -279,9 +292,14 @@ int mig_begin(struct netd *d, struct port *p, bool *changed, struct netd_err *e)
 	err = decide(d, p, FE_MIGRATE_BEGIN, &res, e);
 	if (err)
 		return err;
-	err = enter(d, p, &res, &old, e);
-	if (err)
+	/* Held, not both: the guest takes frames from neither NIC for a while. */
+	if (res.next == PS_HANDOVER && d->cfg.hold.unplug && hold_available(d) && !p->r.hold)
+		hold_start(d, p, HOLD_UNPLUG);
+	err = enter(d, p, &res, &old, NULL, e);
+	if (err) {
+		p->hold.active = false;
 		return err;
+	}
 	if (p->r.mig.role == MIG_NONE)
 		p->r.mig = (struct mig_rec){ .role = MIG_SOURCE, .origin = old.state,
 					     .since_ms = wall_ms() };
@@ -289,6 +307,8 @@ int mig_begin(struct netd *d, struct port *p, bool *changed, struct netd_err *e)
 	if (err) {
 		restore_path(d, p, &old);
 		p->r = old;
+		if (!old.hold)
+			p->hold.active = false;
 		return err;
 	}
 	*changed = res.kind == FK_TO;
@@ -298,6 +318,44 @@ int mig_begin(struct netd *d, struct port *p, bool *changed, struct netd_err *e)
 		emit_mig(d, p, "begin", NULL, NULL);
 	/* Who holds the tap, while there is time: --to drains it (drain.c). */
 	drain_find(d, p);
+	ports_rearm_handover(d);
+	return 0;
+}
+
+/*
+ * The guest has let its VF go (QEMU's DEVICE_DELETED of the primary): in
+ * representor mode the VF netdev stays on the host, so nothing else says
+ * so.  Like the VF vanishing: emulated, and a hold is released into the tap.
+ */
+int mig_unplugged(struct netd *d, struct port *p, bool *changed, struct netd_err *e)
+{
+	struct port_rec old = p->r;
+	struct fsm_result res;
+	int err;
+
+	*changed = false;
+	if (p->r.mig.role == MIG_DEST) {
+		nerr_set(e, E_REFUSED, "port %s is %s, arriving from %s: 'migrate out "
+			 "--unplugged' is refused (migrate done, or migrate abort, first)",
+			 p->r.name, fsm_state_name(p->r.state), p->r.mig.peer);
+		return -EPERM;
+	}
+	err = decide(d, p, FE_MIGRATE_UNPLUGGED, &res, e);
+	if (err)
+		return err;
+	err = enter(d, p, &res, &old, NULL, e);
+	if (err)
+		return err;
+	err = ports_save(d, e);
+	if (err) {
+		restore_path(d, p, &old);
+		p->r = old;
+		return err;
+	}
+	*changed = res.kind == FK_TO;
+	if (*changed)
+		emit_state(d, p, old.state, fsm_event_id(FE_MIGRATE_UNPLUGGED), 0);
+	hold_release_end(d, p, fsm_event_id(FE_MIGRATE_UNPLUGGED));
 	ports_rearm_handover(d);
 	return 0;
 }
@@ -331,7 +389,7 @@ int mig_out(struct netd *d, struct port *p, const char *to, bool *changed, struc
 	err = semi_port_set_tunnel(d->dp, p->r.name, to);
 	if (err)
 		return port_dp_err(d, e, err);
-	err = enter(d, p, &res, &old, e);
+	err = enter(d, p, &res, &old, to, e);
 	if (err)
 		goto undo_tunnel;
 	if (p->r.mig.role == MIG_NONE)
@@ -354,6 +412,7 @@ int mig_out(struct netd *d, struct port *p, const char *to, bool *changed, struc
 	 * the tap holds now the guest has not had through its VF.  Not again
 	 * when only the peer changes (outgoing to outgoing).
 	 */
+	hold_release_end(d, p, fsm_event_id(FE_MIGRATE_OUT));
 	if (old.state != PS_OUTGOING) {
 		memset(&p->drain, 0, sizeof(p->drain));
 		drain_tap(d, p);
@@ -389,7 +448,7 @@ int mig_done(struct netd *d, struct port *p, struct netd_err *e)
 	if (err)
 		return err;
 	snprintf(from, sizeof(from), "%s", p->r.mig.peer);
-	err = enter(d, p, &res, &old, e);
+	err = enter(d, p, &res, &old, NULL, e);
 	if (err)
 		return err;
 	memset(&p->r.mig, 0, sizeof(p->r.mig));
@@ -399,6 +458,7 @@ int mig_done(struct netd *d, struct port *p, struct netd_err *e)
 		p->r = old;
 		return err;
 	}
+	hold_release_end(d, p, fsm_event_id(FE_MIGRATE_DONE));
 	bridge_sync(d, p);
 	emit_state(d, p, old.state, fsm_event_id(FE_MIGRATE_DONE), 0);
 	emit_mig(d, p, "done", "peer", from);
@@ -441,7 +501,7 @@ int mig_abort(struct netd *d, struct port *p, bool *aborted, bool *removed,
 	err = decide(d, p, FE_MIGRATE_ABORT, &res, e);
 	if (err)
 		return err;
-	err = enter(d, p, &res, &old, e);
+	err = enter(d, p, &res, &old, NULL, e);
 	if (err)
 		return err;
 	peermsg_cancel(d, p);
@@ -458,6 +518,7 @@ int mig_abort(struct netd *d, struct port *p, bool *aborted, bool *removed,
 		return err;
 	}
 	*aborted = true;
+	hold_release_end(d, p, fsm_event_id(FE_MIGRATE_ABORT));
 	bridge_sync(d, p);
 	if (res.kind == FK_TO)
 		emit_state(d, p, old.state, fsm_event_id(FE_MIGRATE_ABORT), 0);

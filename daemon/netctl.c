@@ -754,6 +754,12 @@ static void print_result(const struct cmd_spec *c, json_object *r, json_object *
 			printf("; %" PRId64 " frames drained from the tap", jint(r, "drained"));
 		if (jint(r, "drain_failed"))
 			printf(", %" PRId64 " could not be sent", jint(r, "drain_failed"));
+		/* The hold path: frames parked while the guest takes none. */
+		if (json_object_get_boolean(jget(jget(r, "hold"), "active")))
+			printf("; holding (%" PRId64 " frames)", jint(r, "held"));
+		else if (jget(r, "released"))
+			printf("; %" PRId64 " held frames released, %" PRId64 " dropped",
+			       jint(r, "released"), jint(r, "hold_dropped"));
 		printf("%s\n", c->id == CMD_MIGRATE_DONE ? "; announcing" : "");
 		break;
 	case CMD_MIGRATE_ABORT:

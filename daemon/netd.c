@@ -594,7 +594,7 @@ int main(int argc, char **argv)
 	if (!d)
 		return 1;
 	d->epfd = d->lock_fd = d->listen.fd = d->sig.fd = d->tfd.fd = d->links.fd = -1;
-	d->pmsg.fd = d->drain_sock = -1;
+	d->pmsg.fd = d->drain_sock = d->hold.fd = -1;
 	if (config_load(&d->cfg, &ov, err, sizeof(err))) {
 		fprintf(stderr, "semi-netd: %s\n", err);
 		goto out_free;
@@ -656,6 +656,7 @@ int main(int argc, char **argv)
 	}
 	if (peermsg_open(d))
 		goto out_dp;
+	hold_open(d);
 	if (ports_reconcile(d, &doc, have_file)) {
 		pr_err("cannot bring the datapath in line with state file %s", d->cfg.state);
 		goto out_dp;
@@ -694,6 +695,7 @@ int main(int argc, char **argv)
 		pr_info("stopped; the datapath of instance %s keeps running", d->cfg.instance);
 out_dp:
 	hooks_stop(d);
+	hold_close(d);
 	peermsg_close(d);
 	drain_close(d);
 	if (d->nev)

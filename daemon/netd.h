@@ -14,11 +14,14 @@
  *   announce.c  announces after a migration, the addresses they carry
  *   peermsg.c   the source tells the destination its guest's addresses
  *   hook.c      the switch hook: an executable run after each migration
+ *   drain.c     the source tap drained at --to; packet and tunnel sends
+ *   hold.c      the hold device: frames parked while the guest takes none
  */
 #ifndef SEMI_NETD_H
 #define SEMI_NETD_H
 
 #include <netinet/in.h>
+#include <linux/if_packet.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,6 +63,14 @@ struct tap_holder {
 
 #define DRAIN_MAX_HOLDERS	16	/* queues of a multi-queue tap, or processes */
 
+/* Why a port holds (hold.c). */
+enum hold_kind {
+	HOLD_UNPLUG,		/* source: from --begin until the guest let its VF go */
+	HOLD_INCOMING,		/* destination: from migrate in until migrate done */
+};
+
+struct held;
+
 struct port {
 	struct port_rec r;
 	uint32_t id;			/* datapath port id */
@@ -76,6 +87,21 @@ struct port {
 	struct tap_holder holders[DRAIN_MAX_HOLDERS];
 	int nholders;
 	bool holders_known;
+	/* The hold path (hold.c): p->r.hold says whether the path word holds. */
+	struct {
+		bool active;		/* a round of holding not yet released */
+		enum hold_kind kind;
+		uint64_t since_ns;	/* held since */
+		uint64_t first_ns;	/* the first frame read, 0 none yet */
+		struct timer t_max;	/* hold.max_ms after the first frame */
+		struct held *head, *tail;
+		size_t n, bytes;
+		uint64_t held, released, dropped, overflow;
+		bool into_tap;		/* this release goes into the tap */
+		uint64_t tap_dropped_base; /* the tap's tx_dropped before it */
+		uint64_t tap_full;	/* of dropped: the tap's queue had no room */
+		int last_errno;
+	} hold;
 	struct {
 		bool ran;		/* --to tried to drain the tap */
 		uint64_t drained;	/* frames read from it and sent to the peer */
@@ -182,6 +208,15 @@ struct netd {
 	 * VM is paused.
 	 */
 	int drain_sock;
+	/* The hold device (hold.c): a tap whose only fd is ours. */
+	struct {
+		int fd;			/* -1: no hold device, ports do not hold */
+		uint32_t ifindex;
+		char name[16];
+		struct evsrc src;
+		uint8_t *buf;
+		uint64_t stray;		/* frames read that were for no port */
+	} hold;
 };
 
 #ifndef container_of
@@ -243,6 +278,8 @@ int uplink_attach(struct netd *d);
  * datapath, state file, watchers) is the same for every command.
  */
 struct fsm_facts port_facts(const struct port *p);
+/* The path word of a port: its state's, rx hold while it holds. */
+union semi_pathw port_pathw(const struct port_rec *r);
 void port_enter(struct netd *d, struct port *p, const struct fsm_result *res);
 int port_dp_apply(struct netd *d, struct port *p, const struct port_rec *old,
 		  struct netd_err *e);
@@ -282,6 +319,7 @@ const char *port_dev_name(uint32_t ifindex, char *buf);
 int mig_in(struct netd *d, const struct port_rec *want, const char *from, struct port **out,
 	   struct netd_err *e);
 int mig_begin(struct netd *d, struct port *p, bool *changed, struct netd_err *e);
+int mig_unplugged(struct netd *d, struct port *p, bool *changed, struct netd_err *e);
 int mig_out(struct netd *d, struct port *p, const char *to, bool *changed,
 	    struct netd_err *e);
 int mig_done(struct netd *d, struct port *p, struct netd_err *e);
@@ -307,6 +345,44 @@ void drain_find(struct netd *d, struct port *p);
  */
 void drain_tap(struct netd *d, struct port *p);
 void drain_close(struct netd *d);
+/* The daemon's AF_PACKET socket (sends only), opened on first use; -1 errno. */
+int packet_sock(struct netd *d);
+bool packet_send(int sock, const struct sockaddr_ll *to, const uint8_t *f, size_t len,
+		 int *last_errno);
+/* Frames to a port's peer as the datapath's tunnel sends them (VXLAN). */
+struct tunnel_tx {
+	struct semi_peer peer;
+	uint16_t vlan;
+	int sock;
+	struct sockaddr_ll to;
+	int last_errno;		/* of the last send that failed */
+};
+int tunnel_tx_open(struct netd *d, struct port *p, const char *peer, struct tunnel_tx *tx,
+		   char *why, size_t whylen);
+/* f: an Ethernet frame with SEMI_ENCAP_LEN bytes of room in front of it. */
+bool tunnel_tx_send(struct tunnel_tx *tx, uint8_t *f, size_t len);
+
+/* ---- hold.c ---- */
+void hold_name(const char *instance, char *buf, size_t len);	/* "shold" + 8 hex */
+int hold_open(struct netd *d);		/* without one (a warning), ports do not hold */
+void hold_close(struct netd *d);	/* held ports released into their taps */
+bool hold_available(struct netd *d);
+/* Does the port's state still call for its hold? */
+bool hold_still(const struct port *p);
+/* p->r.hold on (the caller stores the path), counters from zero. */
+void hold_start(struct netd *d, struct port *p, enum hold_kind kind);
+/* Read the hold device until empty; releasing: read all (no batch limit). */
+void hold_read(struct netd *d, struct port *releasing);
+/*
+ * Release: begin (held frames into the tap, or to peer through the tunnel
+ * when peer is not NULL; p->r.hold off), the caller stores the path, end
+ * (stragglers, the event; nothing when the port still holds).
+ */
+void hold_release_begin(struct netd *d, struct port *p, const char *peer);
+void hold_release_end(struct netd *d, struct port *p, const char *cause);
+json_object *hold_json(struct port *p);
+void hold_reply(struct port *p, json_object *reply);
+void hold_port_free(struct netd *d, struct port *p);
 
 /* ---- peers.c ---- */
 int peers_init(struct netd *d, const struct state_doc *doc);

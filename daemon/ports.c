@@ -140,8 +140,18 @@ int port_table_add(struct netd *d, struct port *p)
 	return 0;
 }
 
+union semi_pathw port_pathw(const struct port_rec *r)
+{
+	union semi_pathw w = fsm_pathw(r->state);
+
+	if (r->hold)
+		w.rx = SEMI_PATH_HOLD;
+	return w;
+}
+
 void port_destroy(struct netd *d, struct port *p)
 {
+	hold_port_free(d, p);
 	timer_cancel(d, &p->t_announce);
 	timer_cancel(d, &p->t_push);
 	free(p);
@@ -221,7 +231,7 @@ void ports_save_retry(struct netd *d, struct timer *t)
 void emit_state(struct netd *d, struct port *p, enum port_state from,
 		       const char *cause, uint64_t t0)
 {
-	union semi_pathw w = fsm_pathw(p->r.state);
+	union semi_pathw w = port_pathw(&p->r);
 	json_object *ev = json_object_new_object();
 	uint64_t t1 = now_ns();
 
@@ -296,7 +306,7 @@ static void conf_of(const struct port_rec *r, struct semi_port_conf *c)
 	c->vlan = r->vlan;
 	c->vf_ifindex = r->vf_ifindex;
 	c->tap_ifindex = r->tap_ifindex;
-	c->path = fsm_pathw(r->state);
+	c->path = port_pathw(r);
 }
 
 /* semi_port on clsact ingress of each present device (idempotent). */
@@ -374,7 +384,7 @@ int port_dp_apply(struct netd *d, struct port *p, const struct port_rec *old,
 
 	conf_of(&p->r, &c);
 	/* Only devices leaving: move the path off them first. */
-	if (old && !adds && fsm_pathw(old->state).word != c.path.word)
+	if (old && !adds && port_pathw(old).word != c.path.word)
 		semi_path_set_id(d->dp, p->id, c.path);
 	err = semi_port_put(d->dp, &c, &p->id);
 	if (err)
@@ -454,14 +464,18 @@ static void transition(struct netd *d, struct port *p, enum fsm_event ev, uint64
 	if (res.kind != FK_TO)
 		return;
 	port_enter(d, p, &res);
+	/* A hold the new state does not call for: released around the store. */
+	if (p->r.hold && !hold_still(p))
+		hold_release_begin(d, p, NULL);
 	/* The one store the datapath sees. */
 	if (store) {
-		err = semi_path_set_id(d->dp, p->id, fsm_pathw(p->r.state));
+		err = semi_path_set_id(d->dp, p->id, port_pathw(&p->r));
 		if (err)
 			pr_warn("port %s: cannot store the %s path: %s", p->r.name,
 				fsm_state_name(p->r.state), semi_dp_last_error(d->dp));
 	}
 	emit_state(d, p, from, fsm_event_id(ev), t0);
+	hold_release_end(d, p, fsm_event_id(ev));
 }
 
 static void auto_event(struct netd *d, struct port *p, enum fsm_event ev, uint64_t t0)
@@ -712,8 +726,8 @@ int port_switch(struct netd *d, struct port *p, enum fsm_event ev, bool *changed
 	if (res.kind != FK_TO)
 		return 0;
 	port_enter(d, p, &res);
-	if (fsm_pathw(p->r.state).word != fsm_pathw(old.state).word) {
-		err = semi_path_set_id(d->dp, p->id, fsm_pathw(p->r.state));
+	if (port_pathw(&p->r).word != port_pathw(&old).word) {
+		err = semi_path_set_id(d->dp, p->id, port_pathw(&p->r));
 		if (err) {
 			p->r = old;
 			return port_dp_err(d, e, err);
@@ -721,7 +735,7 @@ int port_switch(struct netd *d, struct port *p, enum fsm_event ev, bool *changed
 	}
 	err = ports_save(d, e);
 	if (err) {
-		semi_path_set_id(d->dp, p->id, fsm_pathw(old.state));
+		semi_path_set_id(d->dp, p->id, port_pathw(&old));
 		p->r = old;
 		return err;
 	}
@@ -1170,7 +1184,7 @@ static json_object *dev_json(const char *name, uint32_t ifindex, bool xdp)
 
 json_object *port_json(struct netd *d, struct port *p, bool detail)
 {
-	union semi_pathw w = fsm_pathw(p->r.state);
+	union semi_pathw w = port_pathw(&p->r);
 	json_object *o = json_object_new_object();
 	struct semi_port_info info;
 	struct semi_port_stats s;
@@ -1195,6 +1209,7 @@ json_object *port_json(struct netd *d, struct port *p, bool detail)
 	json_object_object_add(o, "tunnel_in", json_object_new_boolean(
 		(w.flags & SEMI_PATHF_TUNNEL_IN) != 0));
 	json_object_object_add(o, "migration", mig_json(p));
+	json_object_object_add(o, "hold", hold_json(p));
 	if (!detail)
 		return o;
 	json_object_object_add(o, "announce", announce_json(p));
@@ -1275,7 +1290,7 @@ static bool dp_matches(const struct semi_port_info *info, const struct port_rec 
 {
 	return !memcmp(info->port.mac, r->mac, 6) && info->port.vlan == r->vlan &&
 	       info->port.vf_ifindex == r->vf_ifindex && info->port.tap_ifindex == r->tap_ifindex &&
-	       info->path.word == fsm_pathw(r->state).word;
+	       info->path.word == port_pathw(r).word;
 }
 
 int ports_reconcile(struct netd *d, struct state_doc *doc, bool have_file)

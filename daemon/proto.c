@@ -93,6 +93,8 @@ static const struct arg_spec args_migrate_out[] = {
 	A_NAME(ARGF_REQ),
 	{ .key = "begin", .type = ARG_BOOL,
 	  .help = "step 2: hand the port over to the tap path before the VF is unplugged" },
+	{ .key = "unplugged", .type = ARG_BOOL,
+	  .help = "the guest has let its VF go (QEMU's DEVICE_DELETED): release a hold" },
 	{ .key = "to", .type = ARG_HOST, .metavar = "HOST",
 	  .help = "step 3: the VM is paused; forward its frames to HOST" },
 	{}
@@ -169,12 +171,17 @@ const struct cmd_spec proto_cmds[CMD_COUNT] = {
 	[CMD_MIGRATE_OUT] = {
 		.id = CMD_MIGRATE_OUT, .cmd = "migrate.out", .words = "migrate out",
 		.args = args_migrate_out, .mutates = true,
-		.summary = "source: --begin (step 2, handover) or --to HOST (step 3, outgoing)",
-		.help = "One of the two.  --begin when QEMU starts unplugging the VF: one copy\n"
-			"on each path, held; the VF vanishing moves the port to emulated by\n"
-			"itself.  --to HOST once the VM is paused: frames that still come here\n"
-			"go to HOST's tunnel; the host bridge no longer points at the tap.\n"
-			"The port is retired once its announce comes back from the fabric.",
+		.summary = "source: --begin (step 2, handover), --unplugged, or --to HOST "
+			   "(step 3, outgoing)",
+		.help = "One of the three.  --begin when QEMU starts unplugging the VF: one copy\n"
+			"on each path (with hold.unplug: the frames held until the guest has\n"
+			"let the VF go); the VF vanishing moves the port to emulated by itself.\n"
+			"--unplugged when QEMU says the guest let it go (DEVICE_DELETED) and\n"
+			"the VF netdev stays (representor mode): emulated, the hold released\n"
+			"into the tap.  --to HOST once the VM is paused: frames that still come\n"
+			"here (and those held) go to HOST's tunnel; the host bridge no longer\n"
+			"points at the tap.  The port is retired once its announce comes back\n"
+			"from the fabric.",
 		.example = "semi-netctl migrate out vm1 --begin",
 	},
 	[CMD_MIGRATE_DONE] = {

@@ -79,6 +79,12 @@ struct port_rec {
 	uint32_t tap_ifindex;
 	uint64_t vf_tx_base;		/* guest VF frames when handover began */
 	int64_t since_ms;		/* wall clock when the state was entered */
+	/*
+	 * The path word holds (hold.c).  Not in the state file: the hold
+	 * device goes with the daemon, so a restarted one stores the state's
+	 * own path.
+	 */
+	bool hold;
 	struct mig_rec mig;
 	struct ann_rec ann;
 	/*

@@ -12,6 +12,7 @@ static const char *const path_names[SEMI_PATH_MAX] = {
 	[SEMI_PATH_TAP] = "tap",
 	[SEMI_PATH_BOTH] = "both",
 	[SEMI_PATH_TUNNEL] = "tunnel",
+	[SEMI_PATH_HOLD] = "hold",
 };
 
 static const char *const role_names[SEMI_ROLE_MAX] = {

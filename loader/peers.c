@@ -5,6 +5,7 @@
  * address to id for the decapsulation check.  Id 0 means "no peer".
  */
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <errno.h>
 #include <string.h>
 
@@ -169,6 +170,28 @@ int semi_tunnel_listen(struct semi_dp *dp, uint32_t local_ip, uint16_t port)
 	__atomic_store_n(&dp->ctl->tunnel_ip, local_ip, __ATOMIC_RELEASE);
 	dp_unlock(dp);
 	return 0;
+}
+
+int semi_hold_set(struct semi_dp *dp, uint32_t ifindex)
+{
+	char name[IF_NAMESIZE];
+	int err;
+
+	if (ifindex && !if_indextoname(ifindex, name))
+		return dp_fail(dp, -ENODEV, "hold device: no device with ifindex %u: %s", ifindex,
+			       strerror(errno));
+	err = dp_lock(dp);
+	if (err)
+		return err;
+	/* One aligned word: a program reads the old device or the new one. */
+	__atomic_store_n(&dp->ctl->hold_ifindex, ifindex, __ATOMIC_RELEASE);
+	dp_unlock(dp);
+	return 0;
+}
+
+uint32_t semi_hold_get(const struct semi_dp *dp)
+{
+	return __atomic_load_n(&dp->ctl->hold_ifindex, __ATOMIC_ACQUIRE);
 }
 
 int semi_port_set_tunnel(struct semi_dp *dp, const char *port, const char *peer)

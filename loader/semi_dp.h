@@ -183,6 +183,12 @@ int semi_peer_list(struct semi_dp *dp, struct semi_peer *out, uint32_t *ids, int
 int semi_tunnel_listen(struct semi_dp *dp, uint32_t local_ip, uint16_t port);
 /* The peer a port's tunnel path leads to (NULL or "": none). */
 int semi_port_set_tunnel(struct semi_dp *dp, const char *port, const char *peer);
+/*
+ * The hold device (path hold parks frames there): ifindex of an existing
+ * device, 0 = none (held frames are then dropped as no_target).
+ */
+int semi_hold_set(struct semi_dp *dp, uint32_t ifindex);
+uint32_t semi_hold_get(const struct semi_dp *dp);
 
 static inline union semi_pathw semi_pathw_make_flags(enum semi_path rx, unsigned int tx,
 						     unsigned int flags)

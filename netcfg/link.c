@@ -21,6 +21,7 @@ static const struct nla_policy link_policy[IFLA_MAX + 1] = {
 	[IFLA_CARRIER]	 = { .type = NLA_U8 },
 	[IFLA_MASTER]	 = { .type = NLA_U32 },
 	[IFLA_LINKINFO]	 = { .type = NLA_NESTED },
+	[IFLA_STATS64]	 = { .minlen = sizeof(struct rtnl_link_stats64) },
 };
 
 static const struct nla_policy info_policy[IFLA_INFO_MAX + 1] = {
@@ -58,6 +59,13 @@ int netcfg__link_parse(struct nlmsghdr *nlh, struct netcfg_link *l)
 		l->carrier = (ifi->ifi_flags & IFF_LOWER_UP) != 0;
 	if (tb[IFLA_MASTER])
 		l->master = (int)nla_get_u32(tb[IFLA_MASTER]);
+	if (tb[IFLA_STATS64]) {
+		struct rtnl_link_stats64 st;
+
+		memcpy(&st, nla_data(tb[IFLA_STATS64]), sizeof(st));
+		l->tx_dropped = st.tx_dropped;
+		l->have_stats = true;
+	}
 	if (tb[IFLA_LINKINFO]) {
 		struct nlattr *info[IFLA_INFO_MAX + 1];
 
@@ -103,7 +111,7 @@ static int link_cb(struct nlmsghdr *nlh, void *arg)
 }
 
 static int link_get(struct netcfg *nc, int ifindex, const char *name,
-		    struct netcfg_link *out)
+		    struct netcfg_link *out, uint32_t ext_mask)
 {
 	char what[64];
 	struct nl_msg *msg;
@@ -124,7 +132,7 @@ static int link_get(struct netcfg *nc, int ifindex, const char *name,
 				    ifindex);
 	}
 
-	msg = netcfg__link_get_msg(ifindex, name, RTEXT_FILTER_SKIP_STATS);
+	msg = netcfg__link_get_msg(ifindex, name, ext_mask);
 	if (!msg)
 		return netcfg__fail(nc, NETCFG_LOG_WARN, -ENOMEM,
 				    "cannot look up device %s: out of memory",
@@ -147,7 +155,7 @@ static int link_get(struct netcfg *nc, int ifindex, const char *name,
 
 int netcfg_link_get(struct netcfg *nc, int ifindex, struct netcfg_link *out)
 {
-	return link_get(nc, ifindex, NULL, out);
+	return link_get(nc, ifindex, NULL, out, RTEXT_FILTER_SKIP_STATS);
 }
 
 int netcfg_link_get_by_name(struct netcfg *nc, const char *name,
@@ -155,7 +163,12 @@ int netcfg_link_get_by_name(struct netcfg *nc, const char *name,
 {
 	if (!name)
 		return netcfg__check_name(nc, name, "cannot look up device");
-	return link_get(nc, 0, name, out);
+	return link_get(nc, 0, name, out, RTEXT_FILTER_SKIP_STATS);
+}
+
+int netcfg_link_get_stats(struct netcfg *nc, int ifindex, struct netcfg_link *out)
+{
+	return link_get(nc, ifindex, NULL, out, 0);
 }
 
 const char *netcfg_operstate_str(uint8_t operstate)

@@ -99,12 +99,17 @@ struct netcfg_link {
 	int master;			/* ifindex of the master, 0 if none */
 	char kind[NETCFG_KIND_LEN];	/* "veth", "bridge", "tun"; "" if none */
 	char port_kind[NETCFG_KIND_LEN]; /* master's kind ("bridge") if a port */
+	bool have_stats;		/* netcfg_link_get_stats() only: */
+	uint64_t tx_dropped;		/* dropped on the way out (a tap's full queue) */
 };
 
 /* Look a device up by ifindex or by name.  -ENODEV if there is none. */
 int netcfg_link_get(struct netcfg *nc, int ifindex, struct netcfg_link *out);
 int netcfg_link_get_by_name(struct netcfg *nc, const char *name,
 			    struct netcfg_link *out);
+
+/* netcfg_link_get() with the device's counters (have_stats, tx_dropped). */
+int netcfg_link_get_stats(struct netcfg *nc, int ifindex, struct netcfg_link *out);
 
 /* "up", "down", "lowerlayerdown", ... for IF_OPER_* values. */
 const char *netcfg_operstate_str(uint8_t operstate);

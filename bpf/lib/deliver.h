@@ -49,6 +49,14 @@ static __always_inline int deliver_port(semi_ctx *ctx, const struct semi_ctl *ct
 		return ctx_redirect(ctx, p->tap_ifindex, SEMI_XDP_SLOT(id, SEMI_ROLE_TAP));
 	case SEMI_PATH_TUNNEL:
 		return tunnel_encap(ctx, ctl, f, id, p);
+	case SEMI_PATH_HOLD:
+		/* The hold device is a tap: no XDP frames; TC parks it. */
+		if (SEMI_CTX_XDP)
+			return verdict_defer(ctx, id, f->len);
+		target = READ_ONCE(ctl->hold_ifindex);
+		role = SEMI_ROLE_TAP;	/* held frames count as rx.tap */
+		xdp_ok = 0;
+		break;
 	default:
 		return verdict_drop(id, SEMI_DROP_PATH_NONE);
 	}
@@ -70,8 +78,8 @@ static __always_inline int deliver_port(semi_ctx *ctx, const struct semi_ctl *ct
  * One copy of an (untagged) frame to each device port `id`'s path names,
  * for floods: the original skb stays with the caller.
  */
-static __always_inline void copy_to_port(semi_ctx *ctx, __u32 len, __u32 id,
-					 const struct semi_port *p, __u32 rx)
+static __always_inline void copy_to_port(semi_ctx *ctx, const struct semi_ctl *ctl,
+					 __u32 len, __u32 id, const struct semi_port *p, __u32 rx)
 {
 	if (rx == SEMI_PATH_NONE) {
 		count_drop(id, SEMI_DROP_PATH_NONE);
@@ -79,6 +87,19 @@ static __always_inline void copy_to_port(semi_ctx *ctx, __u32 len, __u32 id,
 	}
 	if (rx == SEMI_PATH_TUNNEL) {
 		count_drop(id, SEMI_DROP_FLOOD_TUNNEL);
+		return;
+	}
+	if (rx == SEMI_PATH_HOLD) {
+		__u32 hold = READ_ONCE(ctl->hold_ifindex);
+
+		if (!hold)
+			count_drop(id, SEMI_DROP_NO_TARGET);
+		else if (ctx_clone(ctx, hold))
+			count_drop(id, SEMI_DROP_REDIRECT);
+		else {
+			count_rx(id, SEMI_ROLE_TAP, len);
+			trace_target(hold);
+		}
 		return;
 	}
 	if (rx == SEMI_PATH_VF || rx == SEMI_PATH_BOTH) {
@@ -118,7 +139,7 @@ static long flood_one(__u32 id, void *data)
 
 	if (!p || p->vlan != fc->vlan || (__s64)id == fc->exclude)
 		return 0;
-	copy_to_port(fc->ctx, fc->len, id, p, path_get(fc->ctl, id).rx);
+	copy_to_port(fc->ctx, fc->ctl, fc->len, id, p, path_get(fc->ctl, id).rx);
 	return 0;
 }
 

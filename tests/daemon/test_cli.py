@@ -120,7 +120,7 @@ def test_every_verb_json(host, netd):
             (["migrate", "in", "vm3", "--mac", "52:54:00:00:00:03", "--tap", "tap2",
               "--from", "hostB"], "not_found", "no peer hostB in the configuration"),
             (["migrate", "out", "vm1", "--to", "hostB"], "not_found", "no peer hostB"),
-            (["migrate", "out", "vm1"], "bad_arg", "either 'begin'"),
+            (["migrate", "out", "vm1"], "bad_arg", "one of 'begin'"),
             (["migrate", "done", "vm1"], "refused", "'migrate done' is refused")):
         p = d.ctl(*argv, json_out=True, check=1)
         rep = json.loads(p.stdout)

@@ -42,17 +42,18 @@ struct want {
 /*
  * Columns: switch vf, switch tap, switch both, VF gone, VF back, VF down,
  * guest frame on the VF, tap gone, migrate out --begin, migrate out --to,
- * migrate done, migrate abort.
+ * migrate done, migrate abort, migrate out --unplugged.
  */
 static const struct want spec[PS_COUNT][FE_COUNT] = {
 	[PS_ASSIGNED] = { S_VF, T_TAP(PS_EMULATED), HOLD_BOTH, T(PS_EMULATED), ARR, ARR, S, S,
-			  HOLD_TAP, R, R, S },
+			  HOLD_TAP, R, R, S, T_TAP(PS_EMULATED) },
 	[PS_HANDOVER] = { T_VF(PS_ASSIGNED), T_TAP(PS_EMULATED), HOLD_BOTH, T(PS_EMULATED), ARR,
-			  S, T(PS_ASSIGNED), BEST, HOLD_TAP, T(PS_OUTGOING), R, RES },
+			  S, T(PS_ASSIGNED), BEST, HOLD_TAP, T(PS_OUTGOING), R, RES,
+			  T_TAP(PS_EMULATED) },
 	[PS_EMULATED] = { T_VF(PS_ASSIGNED), S_TAP, HOLD_BOTH, S, ARR, S, S, S, S_TAP,
-			  T(PS_OUTGOING), R, S },
-	[PS_OUTGOING] = { R, R, R, S, S, S, S, S, R, S, R, RES },
-	[PS_INCOMING] = { R, R, R, S, S, S, S, S, R, R, RES, RM },
+			  T(PS_OUTGOING), R, S, S },
+	[PS_OUTGOING] = { R, R, R, S, S, S, S, S, R, S, R, RES, S },
+	[PS_INCOMING] = { R, R, R, S, S, S, S, S, R, R, RES, RM, R },
 };
 
 static void check_cell(enum port_state s, enum fsm_event ev, bool vf, bool tap)

@@ -7,7 +7,8 @@
  *
  * Runs inside a network namespace prepared by tests/datapath/test_fixtures.py:
  *   up0 (uplink veth), vf1..vf5 (veths; vf1..vf4 peers take XDP frames,
- *   vf5's does not), tap1..tap4 (taps), stray0 (a veth no port owns).
+ *   vf5's does not), tap1..tap4 (taps), stray0 (a veth no port owns),
+ *   hold0 (a tap: the instance's hold device, path hold parks frames there).
  *
  * usage: dp-fixtures -i INSTANCE [-l] [-v] [CASE...]
  */
@@ -151,6 +152,13 @@ static const struct tcase cases[] = {
 	{ "xdp_ucast_both_defers", XDP, NULL, { "vm1", FABRIC, UNTAG, IP4 },
 	  { { "vm1", SEMI_PATH_BOTH, -1 } },
 	  XDP_PASS, DEFER_V, 0, "vm1", {}, .ctrs = { ONE(G_XDP_DEFER, NULL) } },
+	/* The hold device is a tap: XDP leaves held frames to TC. */
+	{ "xdp_ucast_hold_defers", XDP, NULL, { "vm1", FABRIC, UNTAG, IP4 },
+	  { { "vm1", SEMI_PATH_HOLD, -1 } },
+	  XDP_PASS, DEFER_V, 0, "vm1", {}, .ctrs = { ONE(G_XDP_DEFER, NULL) } },
+	{ "xdp_tagged_hold_defers", XDP, NULL, { "vm3", FABRIC, TAG(100), IP4 },
+	  { { "vm3", SEMI_PATH_HOLD, -1 } },
+	  XDP_PASS, DEFER_V, 0, "vm3", {}, .ctrs = { ONE(G_XDP_DEFER, NULL) } },
 	{ "xdp_ucast_none_drops", XDP, NULL, { "vm1", FABRIC, UNTAG, IP4 },
 	  { { "vm1", SEMI_PATH_NONE, -1 } },
 	  XDP_DROP, DROP_V, SEMI_DROP_PATH_NONE, "vm1", {},
@@ -221,6 +229,23 @@ static const struct tcase cases[] = {
 	  { { "vm1", SEMI_PATH_BOTH, -1 } },
 	  TC_ACT_REDIRECT, REDIR_V, 0, "vm1", { "vf1", "tap1" },
 	  .ctrs = { ONE(RX_VF, "vm1"), ONE(RX_TAP, "vm1") } },
+	/* Held frames are counted in rx.tap: where they are bound for. */
+	{ "tc_ucast_hold_to_hold_device", TC, NULL, { "vm1", FABRIC, UNTAG, IP4 },
+	  { { "vm1", SEMI_PATH_HOLD, -1 } },
+	  TC_ACT_REDIRECT, REDIR_V, 0, "vm1", { "hold0" }, .ctrs = { ONE(RX_TAP, "vm1") } },
+	{ "tc_tagged_hold_strips", TC, NULL, { "vm4", FABRIC, TAG(100), IP6, 100 },
+	  { { "vm4", SEMI_PATH_HOLD, -1 } },
+	  TC_ACT_REDIRECT, REDIR_V, 0, "vm4", { "hold0" }, .strip = 1,
+	  .ctrs = { ONE(RX_TAP, "vm4") } },
+	/* A port without a tap holds too: the daemon releases into the tunnel. */
+	{ "tc_ucast_hold_without_tap", TC, NULL, { "vm5", FABRIC, UNTAG, IP4 },
+	  { { "vm5", SEMI_PATH_HOLD, -1 } },
+	  TC_ACT_REDIRECT, REDIR_V, 0, "vm5", { "hold0" }, .ctrs = { ONE(RX_TAP, "vm5") } },
+	{ "tc_bcast_hold_copies_to_hold_device", TC, NULL, { BCAST, FABRIC, UNTAG, ARP },
+	  { { "vm1", SEMI_PATH_HOLD, -1 } },
+	  TC_ACT_OK, PASS_V, 0, NULL, { "hold0", "vf2", "vf5" },
+	  .ctrs = { ONE(RX_TAP, "vm1"), ONE(RX_VF, "vm2"), ONE(RX_VF, "vm5"),
+		    ONE(G_FLOOD, NULL), ONE(G_PASS_HOST, NULL) } },
 	{ "tc_ucast_none_drops", TC, NULL, { "vm2", FABRIC, UNTAG, IP4 },
 	  { { "vm2", SEMI_PATH_NONE, -1 } },
 	  TC_ACT_SHOT, DROP_V, SEMI_DROP_PATH_NONE, "vm2", {},
@@ -335,6 +360,14 @@ static const struct tcase cases[] = {
 	  TC_ACT_REDIRECT, REDIR_V, 0, "vm2", { "vf2", "tap2" },
 	  .ctrs = { ONE(TX_VF, "vm1"), ONE(TX_LOCAL, "vm1"), ONE(RX_VF, "vm2"),
 		    ONE(RX_TAP, "vm2") } },
+	{ "port_hairpin_to_held_port", PORT, "tap1", { "vm2", "vm1", UNTAG, IP4 },
+	  { { "vm2", SEMI_PATH_HOLD, -1 } },
+	  TC_ACT_REDIRECT, REDIR_V, 0, "vm2", { "hold0" },
+	  .ctrs = { ONE(TX_TAP, "vm1"), ONE(TX_LOCAL, "vm1"), ONE(RX_TAP, "vm2") } },
+	{ "port_bcast_floods_to_held_port", PORT, "vf2", { BCAST, "vm2", UNTAG, ARP },
+	  { { "vm1", SEMI_PATH_HOLD, -1 } },
+	  TC_ACT_REDIRECT, REDIR_V, 0, "vm2", { "hold0", "vf5", "up0" }, .learned = "192.0.2.1",
+	  .ctrs = { ONE(TX_VF, "vm2"), ONE(RX_TAP, "vm1"), ONE(RX_VF, "vm5") } },
 	{ "port_hairpin_to_port_in_none", PORT, "vf1", { "vm2", "vm1", UNTAG, IP4 },
 	  { { "vm2", SEMI_PATH_NONE, -1 } },
 	  TC_ACT_SHOT, DROP_V, SEMI_DROP_PATH_NONE, "vm2", {},
@@ -418,6 +451,15 @@ static const struct tcase cases[] = {
 	  { "vm5", FABRIC, UNTAG, IP4, 100, VX(PEER_IP, PEER_VNI) },
 	  { { "vm5", SEMI_PATH_VF, -1, TUN_IN } }, XDP_PASS, DEFER_V, 0, "vm5", {},
 	  .ctrs = { ONE(G_XDP_DEFER, NULL) } },
+	/* Destination before RESUME: tunnel frames parked, not in the tap yet. */
+	{ "xdp_decap_incoming_hold_defers", XDP, NULL,
+	  { "vm1", FABRIC, UNTAG, IP4, 150, VX(PEER_IP, PEER_VNI) },
+	  { { "vm1", SEMI_PATH_HOLD, SEMI_TX_TAP, TUN_IN } }, XDP_PASS, DEFER_V, 0, "vm1", {},
+	  .ctrs = { ONE(G_XDP_DEFER, NULL) } },
+	{ "tc_decap_incoming_hold", TC, NULL,
+	  { "vm2", FABRIC, UNTAG, IP4, 150, VX(PEER_IP, PEER_VNI) },
+	  { { "vm2", SEMI_PATH_HOLD, SEMI_TX_TAP, TUN_IN } }, TC_ACT_REDIRECT, REDIR_V, 0, "vm2",
+	  { "hold0" }, .decap = 1, .ctrs = { ONE(TUNNEL_IN, "vm2"), ONE(RX_TAP, "vm2") } },
 	{ "tc_decap_target_without_xdp", TC, NULL,
 	  { "vm5", FABRIC, UNTAG, IP4, 100, VX(PEER_IP, PEER_VNI) },
 	  { { "vm5", SEMI_PATH_VF, -1, TUN_IN } }, TC_ACT_REDIRECT, REDIR_V, 0, "vm5",
@@ -1030,6 +1072,10 @@ static int setup(void)
 	semi_mac_parse(HOST_MAC, peer.local_mac);
 	if (semi_peer_put(dp, &peer, NULL) || semi_tunnel_listen(dp, a.s_addr, 0))
 		return -1;
+	if (semi_hold_set(dp, if_nametoindex("hold0")) || !semi_hold_get(dp)) {
+		fprintf(stderr, "dp-fixtures: cannot set the hold device hold0\n");
+		return -1;
+	}
 	for (int i = 0; i < NPORTS; i++) {
 		struct semi_port_conf c = {};
 

@@ -36,9 +36,10 @@ def results():
             ns.ip(f"link add vf{i} type veth peer name vf{i}g")
         for i in range(1, 5):
             ns.ip(f"tuntap add tap{i} mode tap")  # persistent: opened below
+        ns.ip("tuntap add hold0 mode tap")  # the hold device
         for dev in ["up0", "up0p", "stray0", "stray0p"] + \
                 [f"vf{i}" for i in range(1, 6)] + [f"vf{i}g" for i in range(1, 6)] + \
-                [f"tap{i}" for i in range(1, 5)]:
+                [f"tap{i}" for i in range(1, 5)] + ["hold0"]:
             ns.ip(f"link set {dev} up")
         ns.ip("link set up0 mtu 9100")
         ns.ip("link set up0p mtu 9100")
@@ -50,6 +51,7 @@ def results():
         # A tap with a reader, as under QEMU: clones to it are accepted.
         for i in range(1, 5):
             taps.append(netns.Tap(ns, f"tap{i}", create=False))
+        taps.append(netns.Tap(ns, "hold0", create=False))
         p = subprocess.run(["nsenter", f"--net=/run/netns/{ns.name}", BIN, "-i", instance],
                            capture_output=True, text=True, timeout=300)
         lines = {}

@@ -91,6 +91,8 @@ def sleep_until(t_ns):
 
 # ---- semi-netd ----------------------------------------------------------------
 
+HOLD_CONFIG = {"hold": {"unplug": True, "incoming": True, "max_ms": 2000}}
+
 class Netd:
     """A connection to one semi-netd: requests (one at a time) and, on a
     second connection, the state events of the VM's port."""
@@ -291,7 +293,9 @@ class DemoLab:
 
     def __init__(self, name, build, daemons, plan):
         self.plan = plan
-        self.lab = semilab.Lab(name, vms=1, build=build, daemons=daemons)
+        # semi-netd with the hold path: frames wait while the guest takes none.
+        self.lab = semilab.Lab(name, vms=1, build=build, daemons=daemons,
+                               daemon_config=HOLD_CONFIG if daemons else None)
         self.build = build
         self.daemons = daemons
         self.netd = {}

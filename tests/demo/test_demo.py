@@ -124,6 +124,10 @@ def test_demo_both_runs(build, tmp_path):
                ("hostA", "outgoing"), ("hostB", "emulated"), ("hostB", "handover"),
                ("hostB", "assigned")):
         assert st in states, (st, states)
+    # The hold path is on: hostA holds from --begin, hostB from migrate in.
+    paths = {(st["host"], st["to"]): st["path"] for st in sn["states"]}
+    assert paths[("hostA", "handover")] == "hold" and paths[("hostB", "incoming")] == "hold", \
+        sn["states"]
     moved = sn["fdb"]["moved"]
     assert "tap-vm1" not in moved["hostA"]["after"], moved
     assert moved["hostB"]["after"] == ["tap-vm1"], moved

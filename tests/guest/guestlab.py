@@ -114,13 +114,22 @@ def qemu_steps(bridge_vf=True, daemons=False):
     return steps
 
 
+# semi-netd's hold path (README "Live migration"): the source parks the VM's
+# frames from UNPLUG_PRIMARY until the guest has let its primary go
+# (DEVICE_DELETED: semi-net-qmp's `migrate out --unplugged`), the
+# destination until RESUME.
+HOLD_CONFIG = {"hold": {"unplug": True, "incoming": True, "max_ms": 2000}}
+
+
 def qemu_lab(name, build, vms=1, bridge_vf=True, semi_net=False, daemon_config=None):
     """A lab brought up for QEMU guests (down() it when done).  semi_net:
     one semi-netd per host (tests/lab's daemons step, which adds no port:
     add_port() once the guest runs), and the VF taps out of the bridges
-    (the datapath switches them)."""
+    (the datapath switches them); daemon_config None: HOLD_CONFIG."""
     if semi_net:
         bridge_vf = False
+        if daemon_config is None:
+            daemon_config = HOLD_CONFIG
     lab = semilab.Lab(name, vms=vms, build=build, relay=False, vf=False,
                       steps=qemu_steps(bridge_vf, semi_net), daemons=semi_net,
                       daemon_config=daemon_config)
@@ -344,6 +353,10 @@ def describe_watch_event(ev):
     if kind == "announce":
         what = f"stopped: {ev['stopped']}" if ev.get("stopped") else f"{ev.get('frames')} frames"
         return f"semi-netd: announce round {ev.get('round')}, {what}"
+    if kind == "hold":
+        return (f"semi-netd: hold released ({ev.get('cause')}) into {ev.get('into')} after "
+                f"{ev.get('held_ms')} ms: {ev.get('held')} held, {ev.get('released')} released, "
+                f"{ev.get('dropped')} dropped")
     if kind == "port":
         more = {k: v for k, v in ev.items() if k not in ("event", "port", "action", "time_ms",
                                                         "_read")}
@@ -371,6 +384,7 @@ class QmpSteps:
     and runs semi-netctl against its host's semi-netd as each comes:
 
         source       UNPLUG_PRIMARY / wait-unplug  migrate out --begin
+                     DEVICE_DELETED (primary)      migrate out --unplugged
                      STOP                          migrate out --to DST
         destination  RESUME                        migrate done
                      DEVICE_ADDED (primary)        port set --vf
@@ -392,7 +406,7 @@ class QmpSteps:
         self.lock = threading.Lock()
 
     # The events that make a step (their feeding is put on the timeline).
-    STEP_EVENTS = ("UNPLUG_PRIMARY", "STOP", "RESUME", "DEVICE_ADDED")
+    STEP_EVENTS = ("UNPLUG_PRIMARY", "DEVICE_DELETED", "STOP", "RESUME", "DEVICE_ADDED")
 
     def hooks(self):
         return {"begin": self._begin, "primary_plugged": self._plugged,

@@ -6,8 +6,11 @@ then hostA -> hostB -> hostA while the client pings at 100/s, every step
 run by contrib/semi-net-qmp from QEMU's QMP events as a deployment runs it:
 
     D at the start: migrate in         S UNPLUG_PRIMARY: migrate out --begin
-    S STOP: migrate out --to D         D RESUME: migrate done
-    D primary plugged again: port set --vf
+    S DEVICE_DELETED: --unplugged      S STOP: migrate out --to D
+    D RESUME: migrate done             D primary plugged again: port set --vf
+
+with the hold path on (guestlab.HOLD_CONFIG): S parks the guest's frames
+from --begin to --unplugged, D what the tunnel brings until migrate done.
 
 The figures are printed beside the baseline's (test_guest.py); the
 assertions are on behaviour, with a loose bound on the outage that the
@@ -28,7 +31,7 @@ import semilab  # noqa: E402
 OUTAGE_BOUND_MS = 1000
 
 STEPS = [("destination", "migrate in "), ("source", "migrate out vm1 --begin"),
-         ("source", "migrate out vm1 --to "), ("destination", "migrate done vm1"),
+         ("source", "migrate out vm1 --unplugged"), ("source", "migrate out vm1 --to "), ("destination", "migrate done vm1"),
          ("destination", "port set vm1 --vf ")]
 
 
@@ -87,7 +90,15 @@ def test_migrate_semi_net(semi_guest, dst):
     for when, who, what in report["timeline"]:
         t.setdefault((who, what.split(" (")[0]), when)
     begin = t[(f"semi:{src.host}", "semi-netd: assigned -> handover")]
-    out = t[(f"semi:{src.host}", "semi-netd: handover -> outgoing")]
+    unplugged = t[(f"semi:{src.host}", "semi-netd: handover -> emulated")]
+    out = t[(f"semi:{src.host}", "semi-netd: emulated -> outgoing")]
+    assert begin < unplugged < out, (begin, unplugged, out)
+    # The holds were released, all of it: into the tap at --unplugged on
+    # the source, at migrate done on the destination.
+    for host, cause in ((src.host, "migrate_unplugged"), (dst, "migrate_done")):
+        rel = [w for (who, what), w in t.items() if who == f"semi:{host}" and
+               what.startswith(f"semi-netd: hold released")]
+        assert rel, (host, cause, report["timeline"])
     done = t[(f"semi:{dst}", "semi-netd: incoming -> emulated")]
     vf_set = t[(f"semi:{dst}", "semi-netd: emulated -> handover")]
     gone = min(w for (who, what), w in t.items()

@@ -31,6 +31,43 @@ def test_source_steps(tmp_path):
     ]) == ["semi-netctl migrate out vm1 --begin", "semi-netctl migrate out vm1 --to hostB"]
 
 
+def test_source_wait_unplug_over(tmp_path):
+    """QEMU 7.2 keeps a failover primary (for a failed migration): no
+    DEVICE_DELETED; the migration leaving wait-unplug says the guest let it go."""
+    assert run(tmp_path, "source", [
+        ("MIGRATION", '{"status":"setup"}'),
+        ("UNPLUG_PRIMARY", '{"device-id":"pri0"}'),
+        ("MIGRATION", '{"status":"wait-unplug"}'),
+        ("MIGRATION", '{"status":"active"}'),
+        ("DEVICE_DELETED", '{"device":"pri0","path":"/machine/peripheral/pri0"}'),
+        ("STOP", "<null>"),
+        ("MIGRATION", '{"status":"completed"}'),
+    ]) == ["semi-netctl migrate out vm1 --begin", "semi-netctl migrate out vm1 --unplugged",
+           "semi-netctl migrate out vm1 --to hostB"]
+
+
+def test_source_unplugged(tmp_path):
+    """DEVICE_DELETED of the primary (UNPLUG_PRIMARY's device-id): the guest let
+    its VF go -- a hold ends.  Its parts' events (no device id) and other
+    devices' are not it."""
+    assert run(tmp_path, "source", [
+        ("UNPLUG_PRIMARY", '{"device-id":"hostdev0"}'),
+        ("DEVICE_DELETED", '{"path":"/machine/peripheral/hostdev0/virtio-backend"}'),
+        ("DEVICE_DELETED", '{"device":"net9","path":"/machine/peripheral/net9"}'),
+        ("DEVICE_DELETED", '{"device":"hostdev0","path":"/machine/peripheral/hostdev0"}'),
+        ("DEVICE_DELETED", '{"device":"hostdev0","path":"/machine/peripheral/hostdev0"}'),
+        ("STOP", "<null>"),
+        ("MIGRATION", '{"status":"completed"}'),
+    ]) == ["semi-netctl migrate out vm1 --begin", "semi-netctl migrate out vm1 --unplugged",
+           "semi-netctl migrate out vm1 --to hostB"]
+    # --primary names it when UNPLUG_PRIMARY was missed.
+    assert run(tmp_path, "source", [
+        ("MIGRATION", '{"status":"wait-unplug"}'),
+        ("DEVICE_DELETED", '{"device":"hostdev0","path":"/machine/peripheral/hostdev0"}'),
+    ], "--primary", "hostdev0") == ["semi-netctl migrate out vm1 --begin",
+                                    "semi-netctl migrate out vm1 --unplugged"]
+
+
 def test_destination_steps(tmp_path):
     assert run(tmp_path, "destination", [
         ("RESUME", "<null>"),

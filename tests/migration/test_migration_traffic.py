@@ -34,6 +34,12 @@ Outside them nothing may be lost or duplicated: the handover, the tunnel
 (what hostA forwarded is what hostB took), the fabric and bridges moving,
 the VF appearing on hostB.
 
+With the hold path on (semi-netd's "hold": {"unplug": true, "incoming":
+true}), hostA parks vm1's frames from --begin until the VF is gone and
+then hands them to the tap, and hostB parks what the tunnel brings until
+migrate done: the vf_unplug window must lose nothing (latency instead of
+loss) and nothing arrives twice there (no copies on two paths).
+
 The lab's QEMU is tap-relay, a thread per direction: on this 2-core
 machine, with the meters alongside, it is lossless to about 80 kpps each
 way.  At 100 kpps each way its queue grows while the VM runs on virtio
@@ -48,6 +54,7 @@ import time
 from miglib import HOSTS, LABELS, VM, dup_by_window, lost_by_window, other
 
 SECONDS = 4.0
+HOLD = {"hold": {"unplug": True, "incoming": True, "max_ms": 2000}}
 
 
 def backlog(m, host):
@@ -78,10 +85,12 @@ def migrate_under_meter(m, src, rate):
     m.relay_incoming(dst)
     # 2. UNPLUG_PRIMARY: hand over, then QEMU unplugs the VF; the source
     #    sees it go.
-    m.req(src, "migrate.out", name=VM, begin=True)
+    rep = m.req(src, "migrate.out", name=VM, begin=True)
+    held = rep["path"] == "hold"
     t = m.unplug()
     m.wait_state(src, "emulated")
     w["vf_unplug"] = (t, time.monotonic_ns())
+    hold_src = m.port(src)["hold"] if held else None
     time.sleep(0.1)                              # the last pre-copy round
     # 3. STOP: the guest's CPUs stop (it sends nothing more; what it had
     #    queued for virtio still goes out, as QEMU migrates a descriptor in
@@ -100,6 +109,7 @@ def migrate_under_meter(m, src, rate):
     # 4. RESUME on the destination.
     rep = m.req(dst, "migrate.done", name=VM)
     assert rep["state"] == "emulated" and rep["tunnel_in"], rep
+    hold_dst = rep.get("hold")
     os.kill(tx_vm.proc.pid, signal.SIGCONT)
     # 5. The primary is plugged on the destination (QEMU does it as soon as
     #    the VM runs); libvirt tells semi-net before the guest has it.
@@ -144,10 +154,15 @@ def migrate_under_meter(m, src, rate):
           f"{dst} at --to, {drain_failed} not sent), "
           f"{max(queued['plug'], 0)} queued on {dst} when the VF was plugged; the tunnel "
           f"carried {retired['forwarded']} frames ({tunnel_in} taken on {dst})")
+    if held:
+        print(f"  hold: {src} held {hold_src['held']} from --begin to the VF going, released "
+              f"{hold_src['released']} into its tap, dropped {hold_src['dropped']}; {dst} "
+              f"held {hold_dst and hold_dst['held']} until migrate done, released "
+              f"{hold_dst and hold_dst['released']}, dropped {hold_dst and hold_dst['dropped']}")
     assert retired["drained"] == drained, (retired, drained)
     return dict(rx=r_vm, tx=r_cl, split_rx=split_vm, dups_rx=dups_vm, stuck=stuck, rate=rate,
                 forwarded=retired["forwarded"], tunnel_in=tunnel_in, drained=drained,
-                drain_failed=drain_failed)
+                drain_failed=drain_failed, hold_src=hold_src, hold_dst=hold_dst)
 
 
 def check_host_side(m, src, f):
@@ -181,12 +196,20 @@ def check_host_side(m, src, f):
     assert m.g["tap"] not in m.fdb(src), m.fdb(src)
     assert list(m.fdb("fabric")) == [f"p-{dst}"], m.fdb("fabric")
     assert (m.state(src), m.state(dst)) == (None, "assigned")
+    if f["hold_src"] is not None:
+        # Held, not lost: the VF unplug window loses nothing and nothing
+        # arrives twice there; every frame held was released.
+        assert srx["vf_unplug"] == 0, (srx, rx["lost_runs"], f["hold_src"])
+        assert f["dups_rx"]["vf_unplug"] == 0, (f["dups_rx"], rx["dup_runs"])
+        for h in (f["hold_src"], f["hold_dst"]):
+            assert h["held"] > 0 and h["released"] == h["held"] and h["dropped"] == 0, f
 
 
 def test_migration_at_100kpps_each_way(mig):
-    """The rate of the issue: the host side is held to what it controls;
-    the guest's windows are reported (they carry the relay's queue)."""
-    m = mig()
+    """The rate of the issue, with the hold path: the host side is held to
+    what it controls, the VF unplug window to nothing lost; the other
+    windows are reported (they carry the relay's queue)."""
+    m = mig(config=HOLD)
     m.queues()
     m.assigned("hostA")
     f = migrate_under_meter(m, "hostA", 100000)
@@ -195,8 +218,8 @@ def test_migration_at_100kpps_each_way(mig):
 
 def test_migration_there_and_back_at_50kpps(mig):
     """At a rate the lab's QEMU keeps up with (the windows small), and the
-    same again from hostB back to hostA."""
-    m = mig()
+    same again from hostB back to hostA, with the hold path."""
+    m = mig(config=HOLD)
     m.queues()
     m.assigned("hostA")
     for src in ("hostA", "hostB"):

@@ -1,0 +1,283 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The hold path (daemon/hold.c): while the guest takes frames from neither
+NIC, the port's frames are parked on the instance's hold device and
+released, in order, exactly once, into the tap (or the tunnel at --to).
+
+    wire ns: up0p --veth-- host ns: up0 (uplink, 10.77.0.1)   vf1 --veth-- guest ns
+                                    tap1 (held by this process: the guest's standby)
+                                    shold<hash> (the hold device, semi-netd's)
+"""
+import json
+import socket
+import struct
+import time
+
+import pytest
+
+import netns
+from test_drain import Capture, LOCAL, PEER, check_tunnel
+
+MAC = "52:54:00:00:00:41"
+SRC = "02:00:00:00:00:98"
+HOLD = {"unplug": True, "incoming": True, "max_ms": 2000}
+
+
+def mac_bytes(m):
+    return bytes(int(x, 16) for x in m.split(":"))
+
+
+def frames(n, base=0):
+    return [mac_bytes(MAC) + mac_bytes(SRC) + b"\x88\xb5" + struct.pack("!I", base + i) +
+            bytes(46) for i in range(n)]
+
+
+class Wire:
+    """Frames into the host's uplink, from the fabric's end."""
+
+    def __init__(self, wire):
+        with netns.open_in(wire.name):
+            self.s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        self.s.bind(("up0p", 0))
+
+    def send(self, fs):
+        for f in fs:
+            self.s.send(f)
+
+    def close(self):
+        self.s.close()
+
+
+@pytest.fixture
+def lab(host, netd):
+    host.ns.ip(f"addr add {LOCAL}/24 dev up0")
+    host.wire.ip(f"addr add {PEER}/24 dev up0p")
+    wire = Wire(host.wire)
+    cap = Capture(host.wire)
+
+    def start(hold=HOLD, **config):
+        return netd(host.ns, uplink="up0", tunnel={"local": LOCAL},
+                    peers=[{"name": "far", "address": PEER}], hold=hold, **config)
+    yield host, start, wire, cap
+    wire.close()
+    cap.close()
+
+
+def wait_held(d, n, timeout=3):
+    deadline = time.monotonic() + timeout
+    while True:
+        h = d.port("vm1")["hold"]
+        if h and h["held"] >= n or time.monotonic() > deadline:
+            return h
+        time.sleep(0.01)
+
+
+def tap_frames(tap, want, timeout=2):
+    got, deadline = [], time.monotonic() + timeout
+    while len(got) < want and time.monotonic() < deadline:
+        got += tap.read_all()
+        time.sleep(0.005)
+    return got + tap.read_all()
+
+
+def begin(d):
+    d.ctl("port", "add", "vm1", "--mac", MAC, "--vf", "vf1", "--tap", "tap1", check=0)
+    r = d.j("migrate", "out", "vm1", "--begin")
+    assert (r["state"], r["path"]) == ("handover", "hold"), r
+    return r
+
+
+def test_hold_device_in_status(lab):
+    host, start, wire, cap = lab
+    d = start()
+    st = d.j("status")
+    name = st["hold"]["device"]
+    assert name.startswith("shold") and len(name) == 13, st["hold"]
+    link = json.loads(host.ns.ip(f"-j -d link show dev {name}"))[0]
+    assert link["txqlen"] == 65536 and "UP" in link["flags"] and "master" not in link
+    assert st["hold"]["ifindex"] == host.ifindex(name)
+    # The device goes with the daemon.
+    d.stop()
+    assert name not in host.ns.ip("-o link show")
+
+
+def test_hold_off(lab):
+    """Without the key, no device and no hold: --begin hands over with both."""
+    host, start, wire, cap = lab
+    d2 = start(hold={"unplug": False, "incoming": False})
+    assert d2.j("status")["hold"] is None
+    d2.ctl("port", "add", "vm1", "--mac", MAC, "--vf", "vf1", "--tap", "tap1", check=0)
+    assert d2.j("migrate", "out", "vm1", "--begin")["path"] == "both"
+
+
+def test_hold_released_into_the_tap_when_the_vf_vanishes(lab):
+    host, start, wire, cap = lab
+    d = start()
+    begin(d)
+    sent = frames(50)
+    wire.send(sent)
+    h = wait_held(d, 50)
+    assert (h["active"], h["held"], h["queued"], h["released"]) == (True, 50, 50, 0), h
+    assert host.taps["tap1"].read_all() == []          # nothing reached the guest yet
+    before = d.port("vm1")["stats"]["rx"]["tap"]["packets"]
+    assert before == 50                                # held frames count as rx.tap
+    host.del_vf(1)                                     # the guest let it go
+    deadline = time.monotonic() + 3
+    while d.state_of("vm1") != "emulated" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    p = d.port("vm1")
+    assert (p["state"], p["path"]) == ("emulated", "tap"), p
+    got = tap_frames(host.taps["tap1"], 50)
+    assert got == sent                                 # in order, exactly once
+    h = p["hold"]
+    assert (h["active"], h["held"], h["released"], h["dropped"]) == (False, 50, 50, 0), h
+    # Afterwards frames go straight to the tap.
+    wire.send(frames(5, 100))
+    assert tap_frames(host.taps["tap1"], 5) == frames(5, 100)
+    log = d.read_log()
+    assert "port vm1: hold released (vf_gone) after" in log and \
+        "50 held, 50 released, 0 dropped" in log, log
+
+
+def test_hold_released_by_the_unplugged_step(lab):
+    """Representor mode: the VF netdev stays; QEMU's DEVICE_DELETED says it."""
+    host, start, wire, cap = lab
+    d = start()
+    begin(d)
+    sent = frames(30)
+    wire.send(sent)
+    wait_held(d, 30)
+    r = d.j("migrate", "out", "vm1", "--unplugged")
+    assert (r["state"], r["path"], r["from"]) == ("emulated", "tap", "handover"), r
+    assert (r["held"], r["released"], r["hold_dropped"]) == (30, 30, 0), r
+    assert tap_frames(host.taps["tap1"], 30) == sent
+    assert d.port("vm1")["hold"]["active"] is False
+    # What a person sees.
+    out = d.ctl("migrate", "out", "vm1", "--unplugged").stdout
+    assert out == "vm1: already emulated, path tap; 30 held frames released, 0 dropped\n", out
+    # Again: nothing changes (a late event is harmless).
+    r = d.j("migrate", "out", "vm1", "--unplugged")
+    assert (r["state"], r["changed"]) == ("emulated", False), r
+    # One of the three, no more.
+    p = d.ctl("migrate", "out", "vm1", "--unplugged", "--begin", check=1)
+    assert "give one of 'begin'" in p.stderr, p.stderr
+    out = d.ctl("migrate", "out", "--help").stdout
+    assert "--unplugged" in out, out
+
+
+def test_hold_released_into_the_tunnel_at_to(lab):
+    host, start, wire, cap = lab
+    d = start()
+    begin(d)
+    sent = frames(40)
+    wire.send(sent)
+    wait_held(d, 40)
+    r = d.j("migrate", "out", "vm1", "--to", "far")
+    assert (r["state"], r["path"]) == ("outgoing", "tunnel"), r
+    assert (r["held"], r["released"], r["hold_dropped"]) == (40, 40, 0), r
+    check_tunnel(host, cap.frames(40), sent)
+    assert host.taps["tap1"].read_all() == []
+
+
+def test_hold_max_ms(lab):
+    """Never released by the guest: into the tap after max_ms, with a warning."""
+    host, start, wire, cap = lab
+    d = start(hold={"unplug": True, "max_ms": 150})
+    begin(d)
+    sent = frames(10)
+    t0 = time.monotonic()
+    wire.send(sent)
+    got = tap_frames(host.taps["tap1"], 10, timeout=3)
+    took = time.monotonic() - t0
+    assert got == sent and 0.14 < took < 1.5, (len(got), took)
+    p = d.port("vm1")
+    assert (p["state"], p["path"], p["hold"]["released"]) == ("handover", "both", 10), p
+    assert "port vm1: held 150 ms since its first frame and not released: into tap1 anyway" \
+        in d.read_log()
+
+
+def test_hold_abort_releases_into_the_tap(lab):
+    host, start, wire, cap = lab
+    d = start()
+    begin(d)
+    wire.send(frames(7))
+    wait_held(d, 7)
+    r = d.j("migrate", "abort", "vm1")
+    assert r["aborted"] and d.port("vm1")["path"] == "both", r
+    assert tap_frames(host.taps["tap1"], 7) == frames(7)
+
+
+def test_hold_incoming_until_done(lab):
+    """Destination: frames for an incoming port wait for migrate done."""
+    host, start, wire, cap = lab
+    d = start()
+    r = d.j("migrate", "in", "vm1", "--mac", MAC, "--tap", "tap1", "--from", "far")
+    assert (r["state"], r["path"]) == ("incoming", "hold"), r
+    sent = frames(25)
+    wire.send(sent)
+    h = wait_held(d, 25)
+    assert (h["kind"], h["held"], h["queued"]) == ("incoming", 25, 25), h
+    assert host.taps["tap1"].read_all() == []
+    r = d.j("migrate", "done", "vm1")
+    assert (r["state"], r["path"]) == ("emulated", "tap"), r
+    assert (r["held"], r["released"], r["hold_dropped"]) == (25, 25, 0), r
+    got = tap_frames(host.taps["tap1"], 25)
+    # The announce may have put nothing in the tap: only the released frames.
+    assert got == sent
+
+
+def test_hold_two_ports_demultiplexed(lab):
+    """Frames of two held ports stay apart; releasing one keeps the other's."""
+    host, start, wire, cap = lab
+    d = start()
+    mac2 = "52:54:00:00:00:42"
+    d.ctl("port", "add", "vm1", "--mac", MAC, "--vf", "vf1", "--tap", "tap1", check=0)
+    d.ctl("port", "add", "vm2", "--mac", mac2, "--vf", "vf2", "--tap", "tap2", check=0)
+    d.ctl("migrate", "out", "vm1", "--begin", check=0)
+    d.ctl("migrate", "out", "vm2", "--begin", check=0)
+    a = frames(20)
+    b = [mac_bytes(mac2) + f[6:] for f in frames(20, 500)]
+    for x, y in zip(a, b):
+        wire.send([x, y])
+    # One broadcast: one copy each.
+    bc = b"\xff" * 6 + mac_bytes(SRC) + b"\x88\xb5" + bytes(50)
+    wire.send([bc])
+    wait_held(d, 21)
+    r = d.j("migrate", "out", "vm1", "--unplugged")
+    assert (r["held"], r["released"]) == (21, 21), r
+    assert tap_frames(host.taps["tap1"], 21) == a + [bc]
+    assert host.taps["tap2"].read_all() == []
+    r = d.j("migrate", "out", "vm2", "--unplugged")
+    assert (r["held"], r["released"]) == (21, 21), r
+    assert tap_frames(host.taps["tap2"], 21) == b + [bc]
+    assert d.j("status")["hold"]["stray"] == 0
+
+
+def test_hold_release_into_a_full_tap_counts_its_drops(lab):
+    """A tap takes what its queue (txqueuelen) has room for and drops the
+    rest: those are counted as dropped, not released."""
+    host, start, wire, cap = lab
+    host.ns.ip("link set tap1 txqueuelen 10")
+    d = start()
+    begin(d)
+    wire.send(frames(50))
+    wait_held(d, 50)
+    r = d.j("migrate", "out", "vm1", "--unplugged")
+    assert (r["held"], r["released"], r["hold_dropped"]) == (50, 10, 40), r
+    assert tap_frames(host.taps["tap1"], 10) == frames(10)
+    assert "by tap tap1's full queue: raise its txqueuelen" in d.read_log()
+
+
+def test_hold_released_when_the_daemon_stops(lab):
+    """SIGTERM: the hold device goes with semi-netd, so what it holds goes
+    into the taps first; a restarted daemon stores the state's own path."""
+    host, start, wire, cap = lab
+    d = start()
+    begin(d)
+    wire.send(frames(12))
+    wait_held(d, 12)
+    assert d.stop() == 0
+    assert tap_frames(host.taps["tap1"], 12) == frames(12)
+    assert "port vm1: hold released (exit)" in d.read_log()
+    d.start()
+    p = d.port("vm1")
+    assert (p["state"], p["path"]) == ("handover", "both"), p
