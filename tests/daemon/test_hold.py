@@ -15,15 +15,11 @@ import time
 import pytest
 
 import netns
-from test_drain import Capture, LOCAL, PEER, check_tunnel
+from test_drain import Capture, LOCAL, PEER, check_tunnel, mac_bytes
 
 MAC = "52:54:00:00:00:41"
 SRC = "02:00:00:00:00:98"
 HOLD = {"unplug": True, "incoming": True, "max_ms": 2000}
-
-
-def mac_bytes(m):
-    return bytes(int(x, 16) for x in m.split(":"))
 
 
 def frames(n, base=0):
