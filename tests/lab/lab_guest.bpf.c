@@ -13,6 +13,7 @@
  * changes in the same instant as the interface disappears.
  */
 #include <linux/bpf.h>
+#include <linux/errno.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -110,15 +111,31 @@ int lab_virtio_ingress(struct __sk_buff *skb)
 	return bpf_redirect(master_ifindex, BPF_F_INGRESS);
 }
 
-/* master egress: to the registered VF (whose egress checks its link), else
- * to virtio. */
+/*
+ * master egress: to the registered VF (whose egress checks its link), else
+ * to virtio.
+ *
+ * net_failover holds its primary by pointer until the VF's unregistration
+ * notice; the slot here holds an ifindex, and the kernel unlists a device
+ * (no lookup by ifindex finds it) a synchronize_net() before that notice.
+ * A plain bpf_redirect() to the VF in that stretch would be dropped after
+ * this program returned, where net_failover -- the VF closed, not ready --
+ * sends on the standby.  bpf_clone_redirect() looks the device up now:
+ * -EINVAL is "unlisted", and the frame goes to virtio instead.
+ */
 SEC("tc")
 int lab_master_egress(struct __sk_buff *skb)
 {
 	__u32 vf = registered_vf();
+	long err;
 
-	if (vf)
-		return bpf_redirect(vf, 0);
+	if (vf) {
+		err = bpf_clone_redirect(skb, vf, 0);
+		if (err != -EINVAL && err != -ENOMEM)
+			return TC_ACT_STOLEN;	/* the copy went to the VF */
+		count(LAB_TX_VIRTIO_VF_GONE, skb->len);
+		return bpf_redirect(virtio_ifindex, 0);
+	}
 	count(LAB_TX_VIRTIO, skb->len);
 	return bpf_redirect(virtio_ifindex, 0);
 }

@@ -26,6 +26,7 @@ enum lab_stat {
 	LAB_TX_VF,		/* master -> vf */
 	LAB_TX_VIRTIO,		/* master -> virtio (no VF registered) */
 	LAB_TX_VIRTIO_VF_DOWN,	/* master -> virtio because the VF is not running */
+	LAB_TX_VIRTIO_VF_GONE,	/* master -> virtio: the registered VF is unlisted */
 	LAB_STAT_MAX,
 };
 
@@ -42,6 +43,7 @@ struct lab_count {
 	[LAB_TX_VF] = "tx_vf",			\
 	[LAB_TX_VIRTIO] = "tx_virtio",		\
 	[LAB_TX_VIRTIO_VF_DOWN] = "tx_virtio_vf_down", \
+	[LAB_TX_VIRTIO_VF_GONE] = "tx_virtio_vf_gone", \
 }
 
 #endif /* LAB_GUEST_H */

@@ -104,6 +104,7 @@ def in_netns(ns):
 RTM_DELLINK, RTM_SETLINK, NLM_F_REQUEST, NLM_F_ACK = 17, 19, 1, 4
 IFLA_XDP, IFLA_XDP_FD, IFLA_XDP_FLAGS, NLA_F_NESTED = 43, 1, 3, 0x8000
 XDP_FLAGS_DRV_MODE = 1 << 2
+IFF_UP = 0x1
 
 
 def ifindex_in(ns, dev):
@@ -117,9 +118,10 @@ def nl_socket(ns):
         return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
 
 
-def nl_link_request(sock, msg_type, ifindex, attrs=b""):
-    """One rtnetlink link request on sock, acknowledged (LabError if not)."""
-    body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, ifindex, 0, 0) + attrs
+def nl_link_request(sock, msg_type, ifindex, attrs=b"", flags=0, change=0):
+    """One rtnetlink link request on sock, acknowledged (LabError if not);
+    flags/change: the ifinfomsg's (IFF_UP in change and not in flags: down)."""
+    body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, ifindex, flags, change) + attrs
     sock.send(struct.pack("=IHHII", 16 + len(body), msg_type, NLM_F_REQUEST | NLM_F_ACK, 1,
                           0) + body)
     err = struct.unpack_from("=i", sock.recv(4096), 16)[0]
@@ -852,10 +854,18 @@ class Lab:
         st["vf_host"] = None
         self.save()
 
-    def unplug_now(self, vm):
+    def unplug_now(self, vm, close_first=True):
         """QEMU's unplug of the VF as one move (unplug, without the time a
-        process per step takes): the guest's VF loses its XDP program (a
-        real VF has none) and its host end goes, one netlink request each.
+        process per step takes), one netlink request per step.
+
+        As a guest ejects a hot-unplugged VF: its driver's remove runs
+        unregister_netdev(), which closes the VF first -- net_failover
+        sends on the standby from then on, and what the VF had already
+        sent goes out -- and only then does the device leave the bus, the
+        host's view of it with it.  So the guest's VF loses its XDP program
+        (a real VF has none), goes down, and then its host end goes.  close_first=False removes the device under the guest
+        (a surprise removal: what the VF was sending is lost with it).
+
         Between two `ip` processes the host would spend milliseconds
         XDP-redirecting into a veth whose peer no longer takes XDP frames
         -- a lab artifact, not an unplug.  Returns (asked, done) on
@@ -868,9 +878,11 @@ class Lab:
         hns = self.host(host)["ns"]
         gs, hs = nl_socket(g["ns"]), nl_socket(hns)
         try:
-            nl_link_request(gs, RTM_SETLINK, ifindex_in(g["ns"], g["vf"]), xdp_off_attr())
-            ifindex = ifindex_in(hns, g["host_vf"])
+            vf, ifindex = ifindex_in(g["ns"], g["vf"]), ifindex_in(hns, g["host_vf"])
+            nl_link_request(gs, RTM_SETLINK, vf, xdp_off_attr())
             asked = time.monotonic_ns()
+            if close_first:
+                nl_link_request(gs, RTM_SETLINK, vf, flags=0, change=IFF_UP)
             nl_link_request(hs, RTM_DELLINK, ifindex)
             done = time.monotonic_ns()
         finally:

@@ -171,7 +171,8 @@ class Mig:
         relay) has not read yet."""
         gs = self.lab.guest_stats(VM)
         ls = self.lab.link_stats(VM, self.g["virtio"])
-        sent = gs["tx_virtio"]["packets"] + gs["tx_virtio_vf_down"]["packets"]
+        sent = (gs["tx_virtio"]["packets"] + gs["tx_virtio_vf_down"]["packets"] +
+                gs["tx_virtio_vf_gone"]["packets"])
         return sent - ls["tx_packets"] - ls["tx_dropped"]
 
     # -- the VF ----------------------------------------------------------------
