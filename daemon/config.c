@@ -95,6 +95,7 @@ void config_defaults(struct netd_config *c)
 	c->drain_tap = true;
 	c->hold.unplug = false;
 	c->hold.incoming = false;
+	c->hold.plug = false;
 	c->hold.max_ms = 2000;
 }
 
@@ -337,10 +338,12 @@ static int parse_hold(struct ctx *x, struct netd_config *c, json_object *o)
 			err = get_bool(x, "hold.unplug", v, &c->hold.unplug);
 		else if (!strcmp(key, "incoming"))
 			err = get_bool(x, "hold.incoming", v, &c->hold.incoming);
+		else if (!strcmp(key, "plug"))
+			err = get_bool(x, "hold.plug", v, &c->hold.plug);
 		else if (!strcmp(key, "max_ms"))
 			err = get_uint(x, "hold.max_ms", v, &c->hold.max_ms, 1, 60000);
 		else
-			err = unknown(x, "hold.", key, "unplug, incoming, max_ms");
+			err = unknown(x, "hold.", key, "unplug, incoming, plug, max_ms");
 		if (err)
 			return err;
 	}

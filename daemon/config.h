@@ -59,7 +59,8 @@ struct netd_config {
 	struct {
 		bool unplug;		/* source: --begin holds until the VF is let go */
 		bool incoming;		/* destination: migrate in holds until done */
-		unsigned int max_ms;	/* released to the tap anyway after this */
+		bool plug;		/* a VF arriving: held until the guest sends on it */
+		unsigned int max_ms;	/* released anyway after this */
 	} hold;
 	struct {
 		char path[PATH_MAX];	/* switch hook executable, "" none */

@@ -84,6 +84,7 @@ static json_object *h_status(struct netd *d, struct conn *c, struct request *req
 		json_object_object_add(h, "unplug", json_object_new_boolean(d->cfg.hold.unplug));
 		json_object_object_add(h, "incoming",
 				       json_object_new_boolean(d->cfg.hold.incoming));
+		json_object_object_add(h, "plug", json_object_new_boolean(d->cfg.hold.plug));
 		json_object_object_add(h, "max_ms", json_object_new_int64(d->cfg.hold.max_ms));
 		json_object_object_add(h, "stray", json_object_new_uint64(d->hold.stray));
 		json_object_object_add(o, "hold", h);

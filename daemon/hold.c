@@ -11,19 +11,27 @@
  * netdev vanishing, `migrate out --unplugged` on QEMU's DEVICE_DELETED, or
  * `--to`), and the destination holds what arrives for an incoming port
  * until `migrate done` (QEMU's RESUME: before it, the incoming QEMU reads
- * its tap too early and the guest drops what it read).
+ * its tap too early and the guest drops what it read).  With hold.plug, a
+ * port whose VF arrives while the guest runs on its tap (`port set --vf`,
+ * the VF netdev appearing, `migrate done` with a VF here) holds until the
+ * guest sends through the VF: when net_failover takes a new primary it
+ * refuses what is still on its way through the standby, so frames sent
+ * into the tap then are lost; held, they go into the VF once the guest
+ * uses it (or, max_ms after the first one, a copy into each: the guest
+ * takes the one its NICs let through).
  *
  * The datapath parks a held port's frames (rx path SEMI_PATH_HOLD) on one
  * device per instance, the hold device: a tap semi-netd creates at start
  * and reads (its fd is the only one; the device goes with the daemon).
  * semi-netd reads it whenever it has frames and sorts them by destination
  * MAC into a list per held port (bounded: HOLD_MAX_FRAMES, HOLD_MAX_BYTES).
- * A release writes the port's list into its tap toward the guest (an
- * AF_PACKET socket: the frames queue for QEMU as the datapath's would) --
- * or, at --to, sends it to the destination through the tunnel, as
- * drain.c sends a drained tap -- then the new path word is stored, then
+ * A release writes the port's list toward the guest with an AF_PACKET
+ * socket -- into its tap (the frames queue for QEMU as the datapath's
+ * would), or into its VF when the port is assigned now -- or, at --to,
+ * sends it to the destination through the tunnel, as drain.c sends a
+ * drained tap -- then the new path word is stored, then
  * the device is read again for stragglers (frames a CPU had redirected
- * before the store), which go the same way.
+ * before the store), which go where the port's path leads now.
  *
  * A broadcast or multicast frame reaches the hold device once per held
  * port, in port id order (bpf/lib/deliver.h flood_ports()): a run of
@@ -31,7 +39,7 @@
  *
  * Counted per port (the hold's last or current round): held (read from
  * the hold device for it), released (written into the tap or sent into
- * the tunnel), dropped (the list was full, the send failed, or the port
+ * the tunnel or the VF), dropped (the list was full, the send failed, or the port
  * had nowhere to send them).  held = released + dropped once released.
  * The datapath counts held frames in rx.tap (where they are bound for).
  * Frames for no port are counted instance-wide (hold.stray).
@@ -125,7 +133,7 @@ int hold_open(struct netd *d)
 	int fd, sock, err;
 
 	d->hold.fd = -1;
-	if (!d->cfg.hold.unplug && !d->cfg.hold.incoming) {
+	if (!d->cfg.hold.unplug && !d->cfg.hold.incoming && !d->cfg.hold.plug) {
 		semi_hold_set(d->dp, 0);	/* a previous daemon's device is gone */
 		return 0;
 	}
@@ -191,8 +199,72 @@ bool hold_still(const struct port *p)
 {
 	if (p->r.state == PS_INCOMING)
 		return true;
-	return p->r.state == PS_HANDOVER && p->r.handover == FH_HOLD &&
-	       p->r.mig.role == MIG_SOURCE;
+	if (p->r.state != PS_HANDOVER)
+		return false;
+	/* A VF arriving: until the guest's first frame through it (assigned). */
+	if (p->hold.kind == HOLD_PLUG && p->r.handover == FH_WAIT)
+		return true;
+	return p->r.handover == FH_HOLD && p->r.mig.role == MIG_SOURCE;
+}
+
+void hold_plug(struct netd *d, struct port *p, enum port_state from)
+{
+	if (!d->cfg.hold.plug || !hold_available(d) || p->r.state != PS_HANDOVER ||
+	    p->r.handover != FH_WAIT || (from != PS_EMULATED && from != PS_INCOMING))
+		return;
+	if (p->r.hold) {
+		/* migrate done with the VF here: the incoming hold goes on. */
+		p->hold.kind = HOLD_PLUG;
+		return;
+	}
+	hold_start(d, p, HOLD_PLUG);
+}
+
+static const char *kind_name(enum hold_kind k)
+{
+	return k == HOLD_INCOMING ? "incoming" : k == HOLD_PLUG ? "plug" : "unplug";
+}
+
+static const char *into_name(enum hold_into i)
+{
+	static const char *const names[] = {
+		[HOLD_INTO_TAP] = "tap", [HOLD_INTO_VF] = "vf",
+		[HOLD_INTO_BOTH] = "both", [HOLD_INTO_TUNNEL] = "tunnel",
+	};
+
+	return names[i];
+}
+
+/* Where what p held goes now: its path's way to the guest (or the peer). */
+static enum hold_into into_for(const struct port *p, const char *peer)
+{
+	if (peer)
+		return HOLD_INTO_TUNNEL;
+	if (p->r.state == PS_ASSIGNED && p->r.vf_ifindex)
+		return HOLD_INTO_VF;
+	if (p->r.state == PS_HANDOVER && p->hold.kind == HOLD_PLUG && p->r.vf_ifindex &&
+	    p->r.tap_ifindex)
+		return HOLD_INTO_BOTH;
+	return HOLD_INTO_TAP;
+}
+
+/* "tap X", "VF Y", "VF Y and tap X", "the tunnel": for the log. */
+static const char *into_desc(const struct port *p, enum hold_into i, char *buf, size_t len)
+{
+	switch (i) {
+	case HOLD_INTO_VF:
+		snprintf(buf, len, "VF %s", p->r.vf);
+		break;
+	case HOLD_INTO_BOTH:
+		snprintf(buf, len, "VF %s and tap %s", p->r.vf, p->r.tap);
+		break;
+	case HOLD_INTO_TUNNEL:
+		snprintf(buf, len, "the tunnel to %s", p->r.mig.peer);
+		break;
+	default:
+		snprintf(buf, len, "tap %s", p->r.tap[0] ? p->r.tap : "(none)");
+	}
+	return buf;
 }
 
 static void list_free(struct port *p)
@@ -264,21 +336,40 @@ static uint64_t tap_dropped(struct netd *d, struct port *p)
 	return l.tx_dropped;
 }
 
-/* Into the port's tap, toward the guest (QEMU reads it). */
-static bool to_tap(struct netd *d, struct port *p, const uint8_t *f, size_t len)
+/* Out of one of the port's devices, toward the guest (QEMU reads a tap). */
+static bool to_dev(struct netd *d, struct port *p, uint32_t ifindex, const uint8_t *f,
+		   size_t len)
 {
 	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_halen = ETH_ALEN };
 	int sock = packet_sock(d), e = 0;
 
-	if (sock < 0 || !p->r.tap_ifindex || len < ETH_HLEN)
+	if (sock < 0 || !ifindex || len < ETH_HLEN)
 		return false;
-	to.sll_ifindex = (int)p->r.tap_ifindex;
+	to.sll_ifindex = (int)ifindex;
 	memcpy(&to.sll_protocol, f + 12, 2);
 	memcpy(to.sll_addr, f, ETH_ALEN);
 	if (packet_send(sock, &to, f, len, &e))
 		return true;
 	p->hold.last_errno = e;
 	return false;
+}
+
+/* Toward the guest the way `into` says (both: sent if either copy was). */
+static bool to_guest(struct netd *d, struct port *p, enum hold_into into, const uint8_t *f,
+		     size_t len)
+{
+	bool vf, tap;
+
+	switch (into) {
+	case HOLD_INTO_VF:
+		return to_dev(d, p, p->r.vf_ifindex, f, len);
+	case HOLD_INTO_BOTH:
+		vf = to_dev(d, p, p->r.vf_ifindex, f, len);
+		tap = to_dev(d, p, p->r.tap_ifindex, f, len);
+		return vf || tap;
+	default:
+		return to_dev(d, p, p->r.tap_ifindex, f, len);
+	}
 }
 
 /* A frame for a port released already: where its path leads now. */
@@ -288,7 +379,7 @@ static bool straggler(struct netd *d, struct port *p, uint8_t *f, size_t len)
 	char why[160];
 
 	if (p->r.state != PS_OUTGOING)
-		return to_tap(d, p, f, len);
+		return to_guest(d, p, into_for(p, NULL), f, len);
 	/* f has SEMI_ENCAP_LEN of room in front (the read buffer's). */
 	if (tunnel_tx_open(d, p, p->r.mig.peer, &tx, why, sizeof(why)))
 		return false;
@@ -401,7 +492,7 @@ static void send_list(struct netd *d, struct port *p, const char *peer)
 			if (!ok && have_tx)
 				p->hold.last_errno = tx.last_errno;
 		} else {
-			ok = to_tap(d, p, h->data + SEMI_ENCAP_LEN, h->len);
+			ok = to_guest(d, p, p->hold.into, h->data + SEMI_ENCAP_LEN, h->len);
 		}
 		if (ok)
 			p->hold.released++;
@@ -415,8 +506,9 @@ static void send_list(struct netd *d, struct port *p, const char *peer)
 }
 
 /*
- * Release, first half: what is held goes to the tap (or the tunnel, when
- * the port is outgoing), and the port's path word no longer says hold.
+ * Release, first half: what is held goes toward the guest (into_for(): the
+ * tap, the VF once the port is assigned) or to peer through the tunnel,
+ * and the port's path word no longer says hold.
  * The caller stores the path, then calls hold_release_end().
  */
 void hold_release_begin(struct netd *d, struct port *p, const char *peer)
@@ -425,8 +517,8 @@ void hold_release_begin(struct netd *d, struct port *p, const char *peer)
 		return;
 	hold_read(d, p);
 	p->r.hold = false;
-	p->hold.into_tap = peer == NULL;
-	if (p->hold.into_tap)
+	p->hold.into = into_for(p, peer);
+	if (p->hold.into == HOLD_INTO_TAP)
 		p->hold.tap_dropped_base = tap_dropped(d, p);
 	send_list(d, p, peer);
 	timer_cancel(d, &p->hold.t_max);
@@ -436,6 +528,7 @@ void hold_release_begin(struct netd *d, struct port *p, const char *peer)
 void hold_release_end(struct netd *d, struct port *p, const char *cause)
 {
 	json_object *ev;
+	char into[96];
 	uint64_t ms;
 
 	if (!p->hold.active || p->r.hold)
@@ -447,7 +540,7 @@ void hold_release_end(struct netd *d, struct port *p, const char *cause)
 	 * has no room for: those were sent, not received.  Counted as dropped
 	 * (its counter may include a drop of another frame at that moment).
 	 */
-	if (p->hold.into_tap) {
+	if (p->hold.into == HOLD_INTO_TAP) {
 		uint64_t now = tap_dropped(d, p), lost;
 
 		lost = now > p->hold.tap_dropped_base ? now - p->hold.tap_dropped_base : 0;
@@ -460,8 +553,7 @@ void hold_release_end(struct netd *d, struct port *p, const char *cause)
 	ms = (now_ns() - p->hold.since_ns) / 1000000;
 	pr_info("port %s: hold released (%s) after %llu ms into %s: %llu held, %llu released, "
 		"%llu dropped", p->r.name, cause, (unsigned long long)ms,
-		p->r.state == PS_OUTGOING ? "the tunnel" : p->r.tap,
-		(unsigned long long)p->hold.held, (unsigned long long)p->hold.released,
+		into_desc(p, p->hold.into, into, sizeof(into)), (unsigned long long)p->hold.held, (unsigned long long)p->hold.released,
 		(unsigned long long)p->hold.dropped);
 	if (p->hold.dropped)
 		pr_warn("port %s: %llu held frames dropped (%llu over the hold's bounds, %llu by "
@@ -474,10 +566,8 @@ void hold_release_end(struct netd *d, struct port *p, const char *cause)
 	json_object_object_add(ev, "port", json_object_new_string(p->r.name));
 	json_object_object_add(ev, "action", json_object_new_string("released"));
 	json_object_object_add(ev, "cause", json_object_new_string(cause));
-	json_object_object_add(ev, "kind", json_object_new_string(
-		p->hold.kind == HOLD_INCOMING ? "incoming" : "unplug"));
-	json_object_object_add(ev, "into", json_object_new_string(
-		p->r.state == PS_OUTGOING ? "tunnel" : "tap"));
+	json_object_object_add(ev, "kind", json_object_new_string(kind_name(p->hold.kind)));
+	json_object_object_add(ev, "into", json_object_new_string(into_name(p->hold.into)));
 	json_object_object_add(ev, "held", json_object_new_uint64(p->hold.held));
 	json_object_object_add(ev, "released", json_object_new_uint64(p->hold.released));
 	json_object_object_add(ev, "dropped", json_object_new_uint64(p->hold.dropped));
@@ -489,12 +579,14 @@ void hold_release_end(struct netd *d, struct port *p, const char *cause)
 static void hold_timeout(struct netd *d, struct timer *t)
 {
 	struct port *p = container_of(t, struct port, hold.t_max);
+	char into[96];
 	int err;
 
 	if (!p->r.hold)
 		return;
 	pr_warn("port %s: held %u ms since its first frame and not released: into %s anyway",
-		p->r.name, d->cfg.hold.max_ms, p->r.tap[0] ? p->r.tap : "(no tap)");
+		p->r.name, d->cfg.hold.max_ms,
+		into_desc(p, into_for(p, NULL), into, sizeof(into)));
 	hold_release_begin(d, p, NULL);
 	err = semi_path_set_id(d->dp, p->id, port_pathw(&p->r));
 	if (err)
@@ -511,8 +603,7 @@ json_object *hold_json(struct port *p)
 		return NULL;
 	o = json_object_new_object();
 	json_object_object_add(o, "active", json_object_new_boolean(p->r.hold));
-	json_object_object_add(o, "kind", json_object_new_string(
-		p->hold.kind == HOLD_INCOMING ? "incoming" : "unplug"));
+	json_object_object_add(o, "kind", json_object_new_string(kind_name(p->hold.kind)));
 	json_object_object_add(o, "held", json_object_new_uint64(p->hold.held));
 	json_object_object_add(o, "released", json_object_new_uint64(p->hold.released));
 	json_object_object_add(o, "dropped", json_object_new_uint64(p->hold.dropped));

@@ -156,8 +156,11 @@ static int enter(struct netd *d, struct port *p, const struct fsm_result *res,
 	if (old->hold && p->r.hold && !hold_still(p))
 		hold_release_begin(d, p, peer);
 	err = store(d, p, old, e);
-	if (err)
+	if (err) {
+		if (!old->hold && p->r.hold)
+			p->hold.active = false;		/* a hold this step started */
 		p->r = *old;
+	}
 	return err;
 }
 
@@ -295,6 +298,11 @@ int mig_begin(struct netd *d, struct port *p, bool *changed, struct netd_err *e)
 	/* Held, not both: the guest takes frames from neither NIC for a while. */
 	if (res.next == PS_HANDOVER && d->cfg.hold.unplug && hold_available(d) && !p->r.hold)
 		hold_start(d, p, HOLD_UNPLUG);
+	/*
+	 * (A plug hold still waiting for the guest's VF is released by enter()
+	 * into both devices, and this handover copies to both: the guest may
+	 * or may not have taken that VF.)
+	 */
 	err = enter(d, p, &res, &old, NULL, e);
 	if (err) {
 		p->hold.active = false;

@@ -67,6 +67,15 @@ struct tap_holder {
 enum hold_kind {
 	HOLD_UNPLUG,		/* source: from --begin until the guest let its VF go */
 	HOLD_INCOMING,		/* destination: from migrate in until migrate done */
+	HOLD_PLUG,		/* a VF arriving: until the guest sends through it */
+};
+
+/* Where a release sends what was held. */
+enum hold_into {
+	HOLD_INTO_TAP,		/* toward the guest's standby */
+	HOLD_INTO_VF,		/* toward its VF (the guest sends through it) */
+	HOLD_INTO_BOTH,		/* a copy each: the guest takes the one it can */
+	HOLD_INTO_TUNNEL,	/* to the destination (outgoing) */
 };
 
 struct held;
@@ -97,7 +106,7 @@ struct port {
 		struct held *head, *tail;
 		size_t n, bytes;
 		uint64_t held, released, dropped, overflow;
-		bool into_tap;		/* this release goes into the tap */
+		enum hold_into into;	/* where this release goes */
 		uint64_t tap_dropped_base; /* the tap's tx_dropped before it */
 		uint64_t tap_full;	/* of dropped: the tap's queue had no room */
 		int last_errno;
@@ -369,6 +378,8 @@ void hold_close(struct netd *d);	/* held ports released into their taps */
 bool hold_available(struct netd *d);
 /* Does the port's state still call for its hold? */
 bool hold_still(const struct port *p);
+/* Entered handover from `from` (a VF arrived): with hold.plug, hold. */
+void hold_plug(struct netd *d, struct port *p, enum port_state from);
 /* p->r.hold on (the caller stores the path), counters from zero. */
 void hold_start(struct netd *d, struct port *p, enum hold_kind kind);
 /* Read the hold device until empty; releasing: read all (no batch limit). */

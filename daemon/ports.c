@@ -403,12 +403,15 @@ void port_dp_remove(struct netd *d, const struct port_rec *r)
 /* Bookkeeping of a state entered; the datapath already has it. */
 void port_enter(struct netd *d, struct port *p, const struct fsm_result *res)
 {
+	enum port_state from = p->r.state;
+
 	if (res->next != p->r.state)
 		p->r.since_ms = wall_ms();
 	p->r.state = res->next;
 	p->r.handover = res->next == PS_HANDOVER ? res->handover : FH_NONE;
 	if (p->r.handover == FH_WAIT)
 		p->r.vf_tx_base = port_vf_tx(d, p);
+	hold_plug(d, p, from);
 }
 
 /*
@@ -803,6 +806,9 @@ int port_set(struct netd *d, struct port *p, json_object *args, struct netd_err 
 		/* handover with one device would drop every frame */
 		port_enter(d, p, &(struct fsm_result){ .kind = FK_TO, .next = r->vf_ifindex ?
 						   PS_ASSIGNED : PS_EMULATED });
+	/* A hold the new state does not call for: released around the store. */
+	if (old.hold && r->hold && !hold_still(p))
+		hold_release_begin(d, p, NULL);
 	err = port_dp_apply(d, p, &old, e);
 	if (err)
 		goto undo_dp;
@@ -818,6 +824,7 @@ int port_set(struct netd *d, struct port *p, json_object *args, struct netd_err 
 	emit_simple(d, r->name, "port", "action", "changed", NULL, NULL);
 	if (r->state != old.state || r->handover != old.handover)
 		emit_state(d, p, old.state, "port_set", 0);
+	hold_release_end(d, p, "port_set");
 	ports_rearm_handover(d);
 	return 0;
 
@@ -826,6 +833,8 @@ undo_dp:
 		struct port_rec now = p->r;
 
 		p->r = old;
+		if (!old.hold && now.hold)
+			p->hold.active = false;		/* a hold this call started */
 		port_dp_apply(d, p, &now, NULL);
 		if (now.vf_ifindex && now.vf_ifindex != old.vf_ifindex &&
 		    now.vf_ifindex != old.tap_ifindex)

@@ -126,7 +126,8 @@ const struct cmd_spec proto_cmds[CMD_COUNT] = {
 		.args = args_port_set, .mutates = true,
 		.summary = "change a port's MAC, VLAN, devices or mode",
 		.help = "A new VF that is present moves the port to handover (then assigned on\n"
-			"the guest's first frame through it); --vf none moves it to emulated.",
+			"the guest's first frame through it; with hold.plug its frames are held\n"
+			"until then and go into the VF); --vf none moves it to emulated.",
 		.example = "semi-netctl port set vm1 --vf vf7",
 	},
 	[CMD_PORT_SHOW] = {

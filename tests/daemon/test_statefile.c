@@ -393,7 +393,8 @@ static void test_config_good(void **state)
 			     "\"host\":\"hostA\",\"retire\":{\"linger_ms\":5,\"grace_ms\":600},"
 			     "\"hook\":{\"path\":\"/usr/libexec/x\",\"timeout_ms\":100},"
 			     "\"drain_tap\":false,"
-			     "\"hold\":{\"unplug\":true,\"incoming\":true,\"max_ms\":150}}",
+			     "\"hold\":{\"unplug\":true,\"incoming\":true,\"plug\":true,"
+			     "\"max_ms\":150}}",
 			     &c, err, sizeof(err)), 0);
 	assert_string_equal(c.instance, "hostA");
 	assert_string_equal(c.uplink, "eth0");
@@ -412,6 +413,7 @@ static void test_config_good(void **state)
 	assert_false(c.drain_tap);
 	assert_true(c.hold.unplug);
 	assert_true(c.hold.incoming);
+	assert_true(c.hold.plug);
 	assert_int_equal(c.hold.max_ms, 150);
 
 	/* Defaults: the announce backoff of the migration issue, a 2 ms watch. */
@@ -426,6 +428,7 @@ static void test_config_good(void **state)
 	assert_true(c.drain_tap);
 	assert_false(c.hold.unplug);
 	assert_false(c.hold.incoming);
+	assert_false(c.hold.plug);
 	assert_int_equal(c.hold.max_ms, 2000);
 	assert_int_equal(config_control_port(&c), 4790);
 	assert_int_equal(cfg("{\"tunnel\":{\"control_port\":5000}}", &c, err, sizeof(err)), 0);
@@ -466,7 +469,8 @@ static const struct {
 	{ "{\"hold\":true}", "key 'hold': must be an object, not boolean" },
 	{ "{\"hold\":{\"unplug\":1}}", "key 'hold.unplug': must be true or false" },
 	{ "{\"hold\":{\"max_ms\":0}}", "key 'hold.max_ms': must be an integer 1..60000, not 0" },
-	{ "{\"hold\":{\"later\":true}}", "unknown key 'hold.later'" },
+	{ "{\"hold\":{\"plug\":\"on\"}}", "key 'hold.plug': must be true or false, not string" },
+	{ "{\"hold\":{\"later\":true}}", "unknown key 'hold.later' (known: unplug, incoming, plug, max_ms)" },
 	{ "{\"socket_group\":\"no-such-group-semi\"}", "no group \"no-such-group-semi\"" },
 	{ "{\n  \"uplink\": \"eth0\",\n  oops\n}", "line 3, column 3" },
 	{ "[]", "must be a JSON object" },
