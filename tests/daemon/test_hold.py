@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 """The hold path (daemon/hold.c): while the guest takes frames from neither
 NIC, the port's frames are parked on the instance's hold device and
-released, in order, exactly once, into the tap (or the tunnel at --to).
+released, in order, exactly once, into the tap (or the tunnel at --to) --
+or, for a VF arriving (hold.plug), into the VF once the guest sends
+through it.
 
     wire ns: up0p --veth-- host ns: up0 (uplink, 10.77.0.1)   vf1 --veth-- guest ns
                                     tap1 (held by this process: the guest's standby)
@@ -14,6 +16,7 @@ import time
 
 import pytest
 
+import frames as fr
 import netns
 from test_drain import Capture, LOCAL, PEER, check_tunnel, mac_bytes
 
@@ -187,7 +190,7 @@ def test_hold_max_ms(lab):
     assert got == sent and 0.14 < took < 1.5, (len(got), took)
     p = d.port("vm1")
     assert (p["state"], p["path"], p["hold"]["released"]) == ("handover", "both", 10), p
-    assert "port vm1: held 150 ms since its first frame and not released: into tap1 anyway" \
+    assert "port vm1: held 150 ms since its first frame and not released: into tap tap1 anyway" \
         in d.read_log()
 
 
@@ -277,3 +280,113 @@ def test_hold_released_when_the_daemon_stops(lab):
     d.start()
     p = d.port("vm1")
     assert (p["state"], p["path"]) == ("handover", "both"), p
+
+
+# -- hold.plug: a VF arriving while the guest runs on its tap ---------------------------
+
+
+def ours(fs):
+    """The test's frames (EtherType 0x88b5) among what a socket saw."""
+    return [f for f in fs if f[12:14] == b"\x88\xb5"]
+
+
+def plug(lab, **hold):
+    """vm1 on its tap; then `port set --vf vf1`: held, waiting for the guest.
+    Returns the daemon and a socket on the guest's end of the VF."""
+    host, start, wire, cap = lab
+    d = start(hold=dict({"plug": True}, **hold))
+    assert d.j("status")["hold"]["plug"] is True
+    host.guest.ip(f"link set vf1g address {MAC}")
+    # A veth takes XDP-redirected frames only with NAPI on its peer.
+    host.guest.run(["ethtool", "-K", "vf1g", "gro", "on"])
+    d.ctl("port", "add", "vm1", "--mac", MAC, "--tap", "tap1", check=0)
+    assert d.state_of("vm1") == "emulated"
+    rx = fr.PacketSocket(host.guest, "vf1g")
+    d.ctl("port", "set", "vm1", "--vf", "vf1", check=0)
+    p = d.port("vm1")
+    assert (p["state"], p["handover"], p["path"]) == ("handover", "wait", "hold"), p
+    assert (p["hold"]["kind"], p["hold"]["active"]) == ("plug", True), p
+    return d, rx
+
+
+def test_hold_plug_released_into_the_vf(lab):
+    """Held from `port set --vf` until the guest's first frame through the
+    VF, then into the VF: in order, exactly once, none into the tap."""
+    host, start, wire, cap = lab
+    d, rx = plug(lab)
+    try:
+        sent = frames(40)
+        wire.send(sent)
+        h = wait_held(d, 40)
+        assert (h["held"], h["queued"], h["released"]) == (40, 40, 0), h
+        assert ours(rx.recv_all(wait=0.1)) == []          # the guest has nothing yet
+        assert host.taps["tap1"].read_all() == []
+        g = fr.PacketSocket(host.guest, "vf1g")           # its first frame through the VF
+        g.send(fr.udp4("02:00:00:00:0f:01", MAC))
+        g.close()
+        deadline = time.monotonic() + 3
+        while d.state_of("vm1") != "assigned" and time.monotonic() < deadline:
+            time.sleep(0.005)
+        p = d.port("vm1")
+        assert (p["state"], p["path"]) == ("assigned", "vf"), p
+        assert ours(rx.recv_all(wait=0.3)) == sent           # in order, exactly once
+        h = p["hold"]
+        assert (h["active"], h["held"], h["released"], h["dropped"]) == (False, 40, 40, 0), h
+        assert fr.tap_frames(host.taps["tap1"], wait=0.1) == []
+        # Afterwards the datapath sends them to the VF itself.
+        wire.send(frames(5, 100))
+        assert ours(rx.recv_all(wait=0.3)) == frames(5, 100)
+        assert d.port("vm1")["hold"]["held"] == 40
+        log = d.read_log()
+        assert "port vm1: hold released (guest_vf_tx) after" in log and \
+            "into VF vf1: 40 held, 40 released, 0 dropped" in log, log
+    finally:
+        rx.close()
+
+
+def test_hold_plug_max_ms_into_both(lab):
+    """A guest that never sends through its new VF: max_ms after the first
+    frame a copy goes into each device (the guest's NICs let one through),
+    and the port stays in its handover (both)."""
+    host, start, wire, cap = lab
+    d, rx = plug(lab, max_ms=150)
+    try:
+        sent = frames(10)
+        t0 = time.monotonic()
+        wire.send(sent)
+        got = tap_frames(host.taps["tap1"], 10, timeout=3)
+        took = time.monotonic() - t0
+        assert got == sent and 0.14 < took < 1.5, (len(got), took)
+        assert ours(rx.recv_all(wait=0.3)) == sent
+        p = d.port("vm1")
+        assert (p["state"], p["path"]) == ("handover", "both"), p
+        assert (p["hold"]["released"], p["hold"]["dropped"]) == (10, 0), p
+        assert "port vm1: held 150 ms since its first frame and not released: into VF vf1 " \
+            "and tap tap1 anyway" in d.read_log()
+    finally:
+        rx.close()
+
+
+def test_hold_plug_vf_gone_into_the_tap(lab):
+    """The VF goes before the guest used it: emulated, what was held into
+    the tap."""
+    host, start, wire, cap = lab
+    d, rx = plug(lab)
+    rx.close()
+    wire.send(frames(15))
+    wait_held(d, 15)
+    host.del_vf(1)
+    assert tap_frames(host.taps["tap1"], 15) == frames(15)
+    p = d.port("vm1")
+    assert (p["state"], p["path"]) == ("emulated", "tap"), p
+    assert (p["hold"]["held"], p["hold"]["released"]) == (15, 15), p
+
+
+def test_hold_plug_off_by_default(lab):
+    """Without hold.plug a VF arriving hands over with both, as before."""
+    host, start, wire, cap = lab
+    d = start()
+    d.ctl("port", "add", "vm1", "--mac", MAC, "--tap", "tap1", check=0)
+    d.ctl("port", "set", "vm1", "--vf", "vf1", check=0)
+    p = d.port("vm1")
+    assert (p["state"], p["path"], p["hold"]) == ("handover", "both", None), p

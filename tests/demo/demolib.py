@@ -91,7 +91,7 @@ def sleep_until(t_ns):
 
 # ---- semi-netd ----------------------------------------------------------------
 
-HOLD_CONFIG = {"hold": {"unplug": True, "incoming": True, "max_ms": 2000}}
+HOLD_CONFIG = {"hold": {"unplug": True, "incoming": True, "plug": True, "max_ms": 2000}}
 
 class Netd:
     """A connection to one semi-netd: requests (one at a time) and, on a
