@@ -177,17 +177,24 @@ def test_hold_released_into_the_tunnel_at_to(lab):
     assert host.taps["tap1"].read_all() == []
 
 
+def released_at_max_ms(host, wire, n=10):
+    """n frames from the wire reach tap1 once max_ms (150) has passed since
+    the first, not before; returns them."""
+    sent = frames(n)
+    t0 = time.monotonic()
+    wire.send(sent)
+    got = tap_frames(host.taps["tap1"], n, timeout=3)
+    took = time.monotonic() - t0
+    assert got == sent and 0.14 < took < 1.5, (len(got), took)
+    return sent
+
+
 def test_hold_max_ms(lab):
     """Never released by the guest: into the tap after max_ms, with a warning."""
     host, start, wire, cap = lab
     d = start(hold={"unplug": True, "max_ms": 150})
     begin(d)
-    sent = frames(10)
-    t0 = time.monotonic()
-    wire.send(sent)
-    got = tap_frames(host.taps["tap1"], 10, timeout=3)
-    took = time.monotonic() - t0
-    assert got == sent and 0.14 < took < 1.5, (len(got), took)
+    released_at_max_ms(host, wire)
     p = d.port("vm1")
     assert (p["state"], p["path"], p["hold"]["released"]) == ("handover", "both", 10), p
     assert "port vm1: held 150 ms since its first frame and not released: into tap tap1 anyway" \
@@ -351,12 +358,7 @@ def test_hold_plug_max_ms_into_both(lab):
     host, start, wire, cap = lab
     d, rx = plug(lab, max_ms=150)
     try:
-        sent = frames(10)
-        t0 = time.monotonic()
-        wire.send(sent)
-        got = tap_frames(host.taps["tap1"], 10, timeout=3)
-        took = time.monotonic() - t0
-        assert got == sent and 0.14 < took < 1.5, (len(got), took)
+        sent = released_at_max_ms(host, wire)
         assert ours(rx.recv_all(wait=0.3)) == sent
         p = d.port("vm1")
         assert (p["state"], p["path"]) == ("handover", "both"), p
