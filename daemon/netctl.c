@@ -460,6 +460,27 @@ static void print_migration_status(json_object *r)
 	}
 }
 
+/* The hold device and what holds (the configuration's hold keys). */
+static void print_hold_status(json_object *h)
+{
+	static const char *const keys[] = { "unplug", "incoming", "plug" };
+	const char *sep = "";
+
+	if (!h) {
+		printf("hold       off\n");
+		return;
+	}
+	printf("hold       device %s, holds at ", jstr(h, "device", "?"));
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (json_object_get_boolean(jget(h, keys[i]))) {
+			printf("%s%s", sep, keys[i]);
+			sep = ", ";
+		}
+	}
+	printf("%s; max %" PRId64 " ms, %" PRId64 " stray\n", *sep ? "" : "none",
+	       jint(h, "max_ms"), jint(h, "stray"));
+}
+
 static void print_status(json_object *r)
 {
 	json_object *up = jget(r, "uplink"), *ports = jget(r, "ports"), *st = jget(r, "states");
@@ -484,6 +505,7 @@ static void print_status(json_object *r)
 	else
 		printf("uplink     none configured\n");
 	print_migration_status(r);
+	print_hold_status(jget(r, "hold"));
 	printf("ports      %zu", n);
 	if (st) {
 		const char *sep = ": ";
@@ -568,6 +590,16 @@ static void print_port_detail(json_object *p)
 				printf(" %s", json_object_get_string(json_object_array_get_idx(v6, i)));
 			printf("\n");
 		}
+	}
+	if ((a = jget(p, "hold"))) {
+		if (json_object_get_boolean(jget(a, "active")))
+			printf("  hold       %s: holding %" PRId64 " frames (%" PRId64 " held, %" PRId64
+			       " dropped)\n", jstr(a, "kind", "?"), jint(a, "queued"), jint(a, "held"),
+			       jint(a, "dropped"));
+		else
+			printf("  hold       %s, released: %" PRId64 " held, %" PRId64 " released, %"
+			       PRId64 " dropped\n", jstr(a, "kind", "?"), jint(a, "held"),
+			       jint(a, "released"), jint(a, "dropped"));
 	}
 	if (st) {
 		print_ctrs("rx", jget(st, "rx"));

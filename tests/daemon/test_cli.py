@@ -140,6 +140,7 @@ def test_human_output(host, netd):
     d = netd(host, uplink="up0")
     out = d.ctl("status", check=0).stdout
     assert f"instance   {d.instance}" in out and "uplink     up0 (attached" in out
+    assert "hold       off\n" in out
     out = d.ctl("port", "add", "vm1", "--mac", MAC1, "--vf", "vf1", "--tap", "tap1",
                 check=0).stdout
     assert out == "port vm1 added: handover, path both\n"

@@ -326,6 +326,10 @@ def test_hold_plug_released_into_the_vf(lab):
         wire.send(sent)
         h = wait_held(d, 40)
         assert (h["held"], h["queued"], h["released"]) == (40, 40, 0), h
+        assert "  hold       plug: holding 40 frames (40 held, 0 dropped)\n" in \
+            d.ctl("port", "show", "vm1", check=0).stdout
+        assert f"hold       device {d.j('status')['hold']['device']}, holds at plug; max " \
+            "2000 ms, 0 stray\n" in d.ctl("status", check=0).stdout
         assert ours(rx.recv_all(wait=0.1)) == []          # the guest has nothing yet
         assert host.taps["tap1"].read_all() == []
         g = fr.PacketSocket(host.guest, "vf1g")           # its first frame through the VF
@@ -344,6 +348,8 @@ def test_hold_plug_released_into_the_vf(lab):
         wire.send(frames(5, 100))
         assert ours(rx.recv_all(wait=0.3)) == frames(5, 100)
         assert d.port("vm1")["hold"]["held"] == 40
+        assert "  hold       plug, released: 40 held, 40 released, 0 dropped\n" in \
+            d.ctl("port", "show", "vm1", check=0).stdout
         log = d.read_log()
         assert "port vm1: hold released (guest_vf_tx) after" in log and \
             "into VF vf1: 40 held, 40 released, 0 dropped" in log, log
