@@ -729,6 +729,9 @@ int port_switch(struct netd *d, struct port *p, enum fsm_event ev, bool *changed
 	if (res.kind != FK_TO)
 		return 0;
 	port_enter(d, p, &res);
+	/* A plug hold the operator's switch ends: released around the store. */
+	if (p->r.hold && !hold_still(p))
+		hold_release_begin(d, p, NULL);
 	if (port_pathw(&p->r).word != port_pathw(&old).word) {
 		err = semi_path_set_id(d->dp, p->id, port_pathw(&p->r));
 		if (err) {
@@ -744,6 +747,7 @@ int port_switch(struct netd *d, struct port *p, enum fsm_event ev, bool *changed
 	}
 	*changed = true;
 	emit_state(d, p, old.state, fsm_event_id(ev), 0);
+	hold_release_end(d, p, fsm_event_id(ev));
 	ports_rearm_handover(d);
 	return 0;
 }

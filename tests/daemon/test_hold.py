@@ -30,6 +30,11 @@ def frames(n, base=0):
             bytes(46) for i in range(n)]
 
 
+def ours(fs):
+    """The test's frames (EtherType 0x88b5) among what a socket saw."""
+    return [f for f in fs if f[12:14] == b"\x88\xb5"]
+
+
 class Wire:
     """Frames into the host's uplink, from the fabric's end."""
 
@@ -248,13 +253,15 @@ def test_hold_two_ports_demultiplexed(lab):
     bc = b"\xff" * 6 + mac_bytes(SRC) + b"\x88\xb5" + bytes(50)
     wire.send([bc])
     wait_held(d, 21)
+    # (A broadcast of the namespaces' own, an ARP, would be held for both
+    # too: only the test's frames are compared.)
     r = d.j("migrate", "out", "vm1", "--unplugged")
-    assert (r["held"], r["released"]) == (21, 21), r
-    assert tap_frames(host.taps["tap1"], 21) == a + [bc]
-    assert host.taps["tap2"].read_all() == []
+    assert r["held"] == r["released"] >= 21, r
+    assert ours(tap_frames(host.taps["tap1"], r["held"])) == a + [bc]
+    assert ours(host.taps["tap2"].read_all()) == []
     r = d.j("migrate", "out", "vm2", "--unplugged")
-    assert (r["held"], r["released"]) == (21, 21), r
-    assert tap_frames(host.taps["tap2"], 21) == b + [bc]
+    assert r["held"] == r["released"] >= 21, r
+    assert ours(tap_frames(host.taps["tap2"], r["held"])) == b + [bc]
     assert d.j("status")["hold"]["stray"] == 0
 
 
@@ -292,11 +299,6 @@ def test_hold_released_when_the_daemon_stops(lab):
 # -- hold.plug: a VF arriving while the guest runs on its tap ---------------------------
 
 
-def ours(fs):
-    """The test's frames (EtherType 0x88b5) among what a socket saw."""
-    return [f for f in fs if f[12:14] == b"\x88\xb5"]
-
-
 def plug(lab, **hold):
     """vm1 on its tap; then `port set --vf vf1`: held, waiting for the guest.
     Returns the daemon and a socket on the guest's end of the VF."""
@@ -316,6 +318,20 @@ def plug(lab, **hold):
     return d, rx
 
 
+def guest_sends_through_vf(host):
+    """The guest's first frame through its VF (vf1g, in host's guest ns)."""
+    g = fr.PacketSocket(host.guest, "vf1g")
+    g.send(fr.udp4("02:00:00:00:0f:01", MAC))
+    g.close()
+
+
+def wait_state(d, state, timeout=3):
+    deadline = time.monotonic() + timeout
+    while d.state_of("vm1") != state and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return d.port("vm1")
+
+
 def test_hold_plug_released_into_the_vf(lab):
     """Held from `port set --vf` until the guest's first frame through the
     VF, then into the VF: in order, exactly once, none into the tap."""
@@ -332,13 +348,8 @@ def test_hold_plug_released_into_the_vf(lab):
             "2000 ms, 0 stray\n" in d.ctl("status", check=0).stdout
         assert ours(rx.recv_all(wait=0.1)) == []          # the guest has nothing yet
         assert host.taps["tap1"].read_all() == []
-        g = fr.PacketSocket(host.guest, "vf1g")           # its first frame through the VF
-        g.send(fr.udp4("02:00:00:00:0f:01", MAC))
-        g.close()
-        deadline = time.monotonic() + 3
-        while d.state_of("vm1") != "assigned" and time.monotonic() < deadline:
-            time.sleep(0.005)
-        p = d.port("vm1")
+        guest_sends_through_vf(host)
+        p = wait_state(d, "assigned")
         assert (p["state"], p["path"]) == ("assigned", "vf"), p
         assert ours(rx.recv_all(wait=0.3)) == sent           # in order, exactly once
         h = p["hold"]
@@ -398,3 +409,52 @@ def test_hold_plug_off_by_default(lab):
     d.ctl("port", "set", "vm1", "--vf", "vf1", check=0)
     p = d.port("vm1")
     assert (p["state"], p["path"], p["hold"]) == ("handover", "both", None), p
+
+
+def test_hold_plug_ended_by_a_switch(lab):
+    """The operator's switch ends a plug hold: `switch vf` sends what was
+    held into the VF, `switch both` a copy into each device."""
+    host, start, wire, cap = lab
+    d, rx = plug(lab)
+    try:
+        wire.send(frames(8))
+        wait_held(d, 8)
+        assert d.ctl("switch", "vm1", "vf", check=0).stdout == \
+            "vm1: handover -> assigned, path vf\n"
+        assert ours(rx.recv_all(wait=0.3)) == frames(8)
+        assert fr.tap_frames(host.taps["tap1"], wait=0.1) == []
+        h = d.port("vm1")["hold"]
+        assert (h["active"], h["held"], h["released"]) == (False, 8, 8), h
+    finally:
+        rx.close()
+
+
+def test_hold_plug_after_migrate_done_with_the_vf_here(lab):
+    """`migrate in --vf`: at migrate done the VF is here already, the
+    incoming hold goes on as a plug hold until the guest sends through it,
+    and everything held since migrate in goes into the VF."""
+    host, start, wire, cap = lab
+    d = start(hold={"incoming": True, "plug": True})
+    host.guest.ip(f"link set vf1g address {MAC}")
+    host.guest.run(["ethtool", "-K", "vf1g", "gro", "on"])
+    rx = fr.PacketSocket(host.guest, "vf1g")
+    try:
+        r = d.j("migrate", "in", "vm1", "--mac", MAC, "--tap", "tap1", "--vf", "vf1",
+                "--from", "far")
+        assert (r["state"], r["path"]) == ("incoming", "hold"), r
+        wire.send(frames(20))
+        wait_held(d, 20)
+        r = d.j("migrate", "done", "vm1")
+        assert (r["state"], r["path"]) == ("handover", "hold"), r
+        wire.send(frames(5, 20))
+        h = wait_held(d, 25)
+        assert (h["kind"], h["active"], h["held"], h["queued"]) == ("plug", True, 25, 25), h
+        assert ours(rx.recv_all(wait=0.1)) == []
+        assert fr.tap_frames(host.taps["tap1"], wait=0.1) == []
+        guest_sends_through_vf(host)
+        p = wait_state(d, "assigned")
+        assert p["path"] == "vf", p
+        assert ours(rx.recv_all(wait=0.3)) == frames(25)
+        assert (p["hold"]["released"], p["hold"]["dropped"]) == (25, 0), p
+    finally:
+        rx.close()
