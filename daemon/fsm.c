@@ -13,6 +13,8 @@
  *  - A VF appearing goes through handover (one copy on each path) so the
  *    guest's net_failover can take the VF whenever it is ready; without a
  *    tap there is no second path and the port goes straight to assigned.
+ *    (With hold.plug the daemon holds the frames in that handover instead,
+ *    hold.c; the table's cells are the same.)
  *  - A VF going down (closed, or no carrier) carries nothing any more:
  *    from assigned the port hands over, so that the tap's copies reach the
  *    guest the moment its net_failover lets the standby deliver (a VF that
