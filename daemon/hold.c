@@ -39,8 +39,8 @@
  *
  * Counted per port (the hold's last or current round): held (read from
  * the hold device for it), released (written into the tap or sent into
- * the tunnel or the VF), dropped (the list was full, the send failed, or the port
- * had nowhere to send them).  held = released + dropped once released.
+ * the tunnel or the VF), dropped (the list was full, the send failed, or
+ * the port had nowhere to send them).  held = released + dropped once released.
  * The datapath counts held frames in rx.tap (where they are bound for).
  * Frames for no port are counted instance-wide (hold.stray).
  */
@@ -553,8 +553,8 @@ void hold_release_end(struct netd *d, struct port *p, const char *cause)
 	ms = (now_ns() - p->hold.since_ns) / 1000000;
 	pr_info("port %s: hold released (%s) after %llu ms into %s: %llu held, %llu released, "
 		"%llu dropped", p->r.name, cause, (unsigned long long)ms,
-		into_desc(p, p->hold.into, into, sizeof(into)), (unsigned long long)p->hold.held, (unsigned long long)p->hold.released,
-		(unsigned long long)p->hold.dropped);
+		into_desc(p, p->hold.into, into, sizeof(into)), (unsigned long long)p->hold.held,
+		(unsigned long long)p->hold.released, (unsigned long long)p->hold.dropped);
 	if (p->hold.dropped)
 		pr_warn("port %s: %llu held frames dropped (%llu over the hold's bounds, %llu by "
 			"tap %s's full queue: raise its txqueuelen; last error: %s)", p->r.name,

@@ -324,6 +324,7 @@ int mig_begin(struct netd *d, struct port *p, bool *changed, struct netd_err *e)
 		emit_state(d, p, old.state, fsm_event_id(FE_MIGRATE_BEGIN), 0);
 	if (old.mig.role == MIG_NONE)
 		emit_mig(d, p, "begin", NULL, NULL);
+	hold_release_end(d, p, fsm_event_id(FE_MIGRATE_BEGIN));	/* a plug hold's */
 	/* Who holds the tap, while there is time: --to drains it (drain.c). */
 	drain_find(d, p);
 	ports_rearm_handover(d);

@@ -458,3 +458,23 @@ def test_hold_plug_after_migrate_done_with_the_vf_here(lab):
         assert (p["hold"]["released"], p["hold"]["dropped"]) == (25, 0), p
     finally:
         rx.close()
+
+
+def test_hold_plug_ended_by_migrate_begin(lab):
+    """A migration begun while a plug hold waits for the guest: whether the
+    guest has taken that VF is unknown, so what was held goes into both
+    devices and the handover copies to both."""
+    host, start, wire, cap = lab
+    d, rx = plug(lab)
+    try:
+        wire.send(frames(6))
+        wait_held(d, 6)
+        r = d.j("migrate", "out", "vm1", "--begin")
+        assert (r["state"], r["path"]) == ("handover", "both"), r
+        assert tap_frames(host.taps["tap1"], 6) == frames(6)
+        assert ours(rx.recv_all(wait=0.3)) == frames(6)
+        h = d.port("vm1")["hold"]
+        assert (h["kind"], h["active"], h["released"]) == ("plug", False, 6), h
+        assert "port vm1: hold released (migrate_begin) after" in d.read_log()
+    finally:
+        rx.close()
