@@ -552,7 +552,7 @@ void drain_tap(struct netd *d, struct port *p)
 
 	if (!d->cfg.drain_tap || !p->r.tap[0])
 		return;
-	p->drain.ran = true;
+	p->drain_ran = true;
 	take_all(&dr, &w);
 	p->holders_known = false;	/* a later --to (after an abort) looks again */
 	if (!dr.nq) {
@@ -578,8 +578,8 @@ void drain_tap(struct netd *d, struct port *p)
 	drain_round(&dr);
 	nanosleep(&settle, NULL);
 	drain_round(&dr);
-	p->drain.drained += dr.sent;
-	p->drain.failed += dr.failed;
+	p->r.mig.drained += dr.sent;
+	p->r.mig.drain_failed += dr.failed;
 	pids_str(&dr, pids, sizeof(pids));
 	pr_info("port %s: drained %llu frames from tap %s (%d queue%s of pid %s) to %s in %llu "
 		"us%s", p->r.name, (unsigned long long)dr.read, p->r.tap, dr.nq,

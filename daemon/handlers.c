@@ -431,10 +431,10 @@ static json_object *h_migrate_out(struct netd *d, struct conn *c, struct request
 	json_object_object_add(o, "changed", json_object_new_boolean(changed));
 	if (to) {
 		/* The source tap's queue, sent to the peer (drain.c); null: not tried. */
-		json_object_object_add(o, "drained", p->drain.ran ?
-				       json_object_new_uint64(p->drain.drained) : NULL);
-		json_object_object_add(o, "drain_failed", p->drain.ran ?
-				       json_object_new_uint64(p->drain.failed) : NULL);
+		json_object_object_add(o, "drained", p->drain_ran ?
+				       json_object_new_uint64(p->r.mig.drained) : NULL);
+		json_object_object_add(o, "drain_failed", p->drain_ran ?
+				       json_object_new_uint64(p->r.mig.drain_failed) : NULL);
 	}
 	return proto_reply_ok(req->id, o);
 }

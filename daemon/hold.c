@@ -381,9 +381,11 @@ static bool straggler(struct netd *d, struct port *p, uint8_t *f, size_t len)
 	if (p->r.state != PS_OUTGOING)
 		return to_guest(d, p, into_for(p, NULL), f, len);
 	/* f has SEMI_ENCAP_LEN of room in front (the read buffer's). */
-	if (tunnel_tx_open(d, p, p->r.mig.peer, &tx, why, sizeof(why)))
+	if (tunnel_tx_open(d, p, p->r.mig.peer, &tx, why, sizeof(why)) ||
+	    !tunnel_tx_send(&tx, f, len))
 		return false;
-	return tunnel_tx_send(&tx, f, len);
+	p->r.mig.held_out++;
+	return true;
 }
 
 /* Ports that hold, by datapath id: the order flood copies are made in. */
@@ -491,6 +493,8 @@ static void send_list(struct netd *d, struct port *p, const char *peer)
 			ok = have_tx && tunnel_tx_send(&tx, h->data + SEMI_ENCAP_LEN, h->len);
 			if (!ok && have_tx)
 				p->hold.last_errno = tx.last_errno;
+			if (ok)
+				p->r.mig.held_out++;
 		} else {
 			ok = to_guest(d, p, p->hold.into, h->data + SEMI_ENCAP_LEN, h->len);
 		}

@@ -205,11 +205,12 @@ static void retire(struct netd *d, struct port *p, const char *why)
 	/* The stragglers it forwarded: its last word on the migration. */
 	if (semi_port_stats_get_id(d->dp, p->id, &st) == 0)
 		fwd = st.rx[SEMI_ROLE_TUNNEL].packets;
-	/* What the tap held at --to went the same way (drain.c). */
-	fwd += p->drain.drained;
-	pr_info("port %s: retired (%s) after forwarding %llu frames (%llu drained from its tap); "
-		"the VM runs on %s", p->r.name, why, (unsigned long long)fwd,
-		(unsigned long long)p->drain.drained,
+	/* What the tap held at --to went the same way (drain.c), and what the
+	 * port held then (hold.c). */
+	fwd += p->r.mig.drained + p->r.mig.held_out;
+	pr_info("port %s: retired (%s) after forwarding %llu frames (%llu drained from its tap, "
+		"%llu it held); the VM runs on %s", p->r.name, why, (unsigned long long)fwd,
+		(unsigned long long)p->r.mig.drained, (unsigned long long)p->r.mig.held_out,
 		p->r.mig.peer[0] ? p->r.mig.peer : "another host");
 	announce_stop(d, p, NULL);
 	port_table_remove(d, p);
@@ -221,8 +222,9 @@ static void retire(struct netd *d, struct port *p, const char *why)
 	json_object_object_add(ev, "reason", json_object_new_string(why));
 	json_object_object_add(ev, "peer", json_object_new_string(p->r.mig.peer));
 	json_object_object_add(ev, "forwarded", json_object_new_uint64(fwd));
-	json_object_object_add(ev, "drained", json_object_new_uint64(p->drain.drained));
-	json_object_object_add(ev, "drain_failed", json_object_new_uint64(p->drain.failed));
+	json_object_object_add(ev, "drained", json_object_new_uint64(p->r.mig.drained));
+	json_object_object_add(ev, "drain_failed", json_object_new_uint64(p->r.mig.drain_failed));
+	json_object_object_add(ev, "hold_released", json_object_new_uint64(p->r.mig.held_out));
 	json_object_object_add(ev, "time_ms", json_object_new_int64(wall_ms()));
 	control_event(d, p->r.name, ev, false);
 	port_destroy(d, p);
@@ -401,9 +403,10 @@ int mig_out(struct netd *d, struct port *p, const char *to, bool *changed, struc
 	err = enter(d, p, &res, &old, to, e);
 	if (err)
 		goto undo_tunnel;
-	if (p->r.mig.role == MIG_NONE)
+	if (p->r.mig.role == MIG_NONE)	/* (keeping what enter() released into the tunnel) */
 		p->r.mig = (struct mig_rec){ .role = MIG_SOURCE, .origin = old.state,
-					     .since_ms = wall_ms() };
+					     .since_ms = wall_ms(),
+					     .held_out = p->r.mig.held_out };
 	snprintf(p->r.mig.peer, sizeof(p->r.mig.peer), "%s", to);
 	p->r.mig.out_ms = wall_ms();
 	p->r.mig.remote_src_base = remote_src_now(d, p);
@@ -423,9 +426,11 @@ int mig_out(struct netd *d, struct port *p, const char *to, bool *changed, struc
 	 */
 	hold_release_end(d, p, fsm_event_id(FE_MIGRATE_OUT));
 	if (old.state != PS_OUTGOING) {
-		memset(&p->drain, 0, sizeof(p->drain));
+		p->drain_ran = false;
 		drain_tap(d, p);
 	}
+	/* What semi-netd sent the peer itself counts in `forwarded` at retirement. */
+	ports_save_soon(d);
 	announce_stop(d, p, "the VM left");
 	/* The VM is paused: its addresses are final; the destination announces them. */
 	peermsg_push(d, p);

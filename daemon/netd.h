@@ -111,11 +111,7 @@ struct port {
 		uint64_t tap_full;	/* of dropped: the tap's queue had no room */
 		int last_errno;
 	} hold;
-	struct {
-		bool ran;		/* --to tried to drain the tap */
-		uint64_t drained;	/* frames read from it and sent to the peer */
-		uint64_t failed;	/* read, but could not be sent */
-	} drain;
+	bool drain_ran;			/* --to tried to drain the tap (counts: r.mig) */
 };
 
 /* A migration peer of the configuration, as resolved on this host. */

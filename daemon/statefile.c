@@ -79,6 +79,9 @@ static json_object *mig_json(const struct mig_rec *m)
 	json_object_object_add(o, "out_ms", json_object_new_int64(m->out_ms));
 	json_object_object_add(o, "remote_src_base", json_object_new_uint64(m->remote_src_base));
 	json_object_object_add(o, "seen_ms", json_object_new_int64(m->seen_ms));
+	json_object_object_add(o, "drained", json_object_new_uint64(m->drained));
+	json_object_object_add(o, "drain_failed", json_object_new_uint64(m->drain_failed));
+	json_object_object_add(o, "held_out", json_object_new_uint64(m->held_out));
 	return o;
 }
 
@@ -261,6 +264,11 @@ static int parse_mig(struct pctx *x, const char *where, json_object *o, struct m
 		} else if (!strcmp(key, "remote_src_base")) {
 			err = want_int(x, where, key, val, 0, INT64_MAX, &i);
 			m->remote_src_base = (uint64_t)i;
+		} else if (!strcmp(key, "drained") || !strcmp(key, "drain_failed") ||
+			   !strcmp(key, "held_out")) {
+			err = want_int(x, where, key, val, 0, INT64_MAX, &i);
+			*(!strcmp(key, "drained") ? &m->drained : !strcmp(key, "held_out") ?
+			  &m->held_out : &m->drain_failed) = (uint64_t)i;
 		} else {
 			err = corrupt(x, "%s: unknown key 'migration.%.32s'", where, key);
 		}

@@ -47,6 +47,11 @@ struct mig_rec {
 	int64_t out_ms;			/* source: --to, 0 before */
 	uint64_t remote_src_base;	/* source: remote_src packets at --to */
 	int64_t seen_ms;		/* source: its announce came back, 0 not yet */
+	/* Source, from --to: what semi-netd itself sent the peer (the retired
+	 * event's `forwarded` counts them with the datapath's tunnel frames). */
+	uint64_t drained;		/* read from the tap (drain.c) and sent */
+	uint64_t drain_failed;		/* read from the tap, not sent */
+	uint64_t held_out;		/* held frames released into the tunnel */
 };
 
 /* An announce in progress (after migrate done, an abort, or `announce`). */

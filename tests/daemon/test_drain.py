@@ -205,3 +205,33 @@ def test_drain_off(lab):
     assert (r["state"], r["drained"]) == ("outgoing", None), r
     assert len(host.taps["tap1"].read_all()) == 5
     assert "drained" not in d.read_log()
+
+
+def test_drain_counts_survive_a_restart(lab):
+    """What --to drained is in the state file: a semi-netd killed (-9) and
+    restarted before the source retires the port still counts it in the
+    retired event's `forwarded`."""
+    host, start, cap = lab
+    d = start(retire={"linger_ms": 50, "grace_ms": 1500})
+    emulated(d, "tap1")
+    d.j("migrate", "out", "vm1", "--begin")
+    queue_in_tap(host.ns, "tap1", frames(12))
+    r = d.j("migrate", "out", "vm1", "--to", "far")
+    assert (r["drained"], r["drain_failed"]) == (12, 0), r
+    deadline = time.monotonic() + 3
+    while True:
+        mig = d.read_state()["ports"][0]["migration"]
+        if mig.get("drained") == 12 or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    assert (mig["drained"], mig["drain_failed"], mig["held_out"]) == (12, 0, 0), mig
+    d.kill9()
+    d.start()
+    deadline = time.monotonic() + 5
+    while d.j("status")["ports"] and time.monotonic() < deadline:
+        time.sleep(0.05)                  # retired after grace_ms (nothing comes back)
+    assert d.j("status")["ports"] == []
+    log = d.read_log()
+    restarted = log[log.rindex("---- start"):]       # the second daemon's
+    assert "port vm1: retired (grace_period) after forwarding 12 frames (12 drained from " \
+        "its tap, 0 it held)" in restarted, log

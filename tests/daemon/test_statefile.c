@@ -79,6 +79,9 @@ static struct port_rec sample(int i)
 		r.mig.out_ms = r.state == PS_OUTGOING ? 1700000000200ll : 0;
 		r.mig.remote_src_base = 77;
 		r.mig.seen_ms = 0;
+		r.mig.drained = r.state == PS_OUTGOING ? 136 : 0;
+		r.mig.drain_failed = r.state == PS_OUTGOING ? 2 : 0;
+		r.mig.held_out = r.state == PS_OUTGOING ? 5997 : 0;
 	}
 	if (i == 1) {
 		r.ann = (struct ann_rec){ .active = true, .rounds = 2, .started_ms = 1700000000300ll,
@@ -141,6 +144,9 @@ static void test_round_trip(void **state)
 		assert_int_equal(a->mig.since_ms, b->mig.since_ms);
 		assert_int_equal(a->mig.out_ms, b->mig.out_ms);
 		assert_int_equal(a->mig.remote_src_base, b->mig.remote_src_base);
+		assert_int_equal(a->mig.drained, b->mig.drained);
+		assert_int_equal(a->mig.drain_failed, b->mig.drain_failed);
+		assert_int_equal(a->mig.held_out, b->mig.held_out);
 		assert_int_equal(a->ann.active, b->ann.active);
 		assert_int_equal(a->ann.rounds, b->ann.rounds);
 		assert_int_equal(a->ann.started_ms, b->ann.started_ms);
@@ -253,6 +259,8 @@ static const struct {
 	  "bad migration origin" },
 	{ HDR2 "\"ports\":[" P1X("\"migration\":{\"role\":\"source\",\"when\":1}") "]}",
 	  "unknown key 'migration.when'" },
+	{ HDR2 "\"ports\":[" P1X("\"migration\":{\"role\":\"source\",\"drained\":-3}") "]}",
+	  "'drained' = -3" },
 	{ HDR2 "\"ports\":[" P1X("\"announce\":{\"rounds\":-1}") "]}", "'rounds' = -1" },
 	{ HDR2 "\"ports\":[" P1X("\"announce\":[]") "]}", "'announce' must be an object" },
 	{ HDR2 "\"ports\":[" P1X("\"addresses\":{\"ipv4\":[\"192.0.2.300\"]}") "]}",
