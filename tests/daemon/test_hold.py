@@ -305,18 +305,24 @@ def test_hold_released_when_the_daemon_stops(lab):
 # -- hold.plug: a VF arriving while the guest runs on its tap ---------------------------
 
 
+def guest_vf(host):
+    """The guest's end of vf1 with vm1's MAC, taking what the datapath
+    redirects into vf1; a socket on it."""
+    host.guest.ip(f"link set vf1g address {MAC}")
+    # A veth takes XDP-redirected frames only with NAPI on its peer.
+    host.guest.run(["ethtool", "-K", "vf1g", "gro", "on"])
+    return fr.PacketSocket(host.guest, "vf1g")
+
+
 def plug(lab, **hold):
     """vm1 on its tap; then `port set --vf vf1`: held, waiting for the guest.
     Returns the daemon and a socket on the guest's end of the VF."""
     host, start, wire, cap = lab
     d = start(hold=dict({"plug": True}, **hold))
     assert d.j("status")["hold"]["plug"] is True
-    host.guest.ip(f"link set vf1g address {MAC}")
-    # A veth takes XDP-redirected frames only with NAPI on its peer.
-    host.guest.run(["ethtool", "-K", "vf1g", "gro", "on"])
     d.ctl("port", "add", "vm1", "--mac", MAC, "--tap", "tap1", check=0)
     assert d.state_of("vm1") == "emulated"
-    rx = fr.PacketSocket(host.guest, "vf1g")
+    rx = guest_vf(host)
     d.ctl("port", "set", "vm1", "--vf", "vf1", check=0)
     p = d.port("vm1")
     assert (p["state"], p["handover"], p["path"]) == ("handover", "wait", "hold"), p
@@ -441,9 +447,7 @@ def test_hold_plug_after_migrate_done_with_the_vf_here(lab):
     and everything held since migrate in goes into the VF."""
     host, start, wire, cap = lab
     d = start(hold={"incoming": True, "plug": True})
-    host.guest.ip(f"link set vf1g address {MAC}")
-    host.guest.run(["ethtool", "-K", "vf1g", "gro", "on"])
-    rx = fr.PacketSocket(host.guest, "vf1g")
+    rx = guest_vf(host)
     try:
         r = d.j("migrate", "in", "vm1", "--mac", MAC, "--tap", "tap1", "--vf", "vf1",
                 "--from", "far")
